@@ -1,0 +1,26 @@
+"""The Telegram face of the bot: `register(app)` installs the one list of handlers."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
+
+from handlers import commands, messages
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Install every handler on the application."""
+    app.add_handler(CommandHandler("start", commands.start))
+    app.add_handler(CommandHandler("help", commands.help_command))
+    app.add_handler(CommandHandler(["new", "reset"], commands.new_conversation))
+    app.add_handler(CommandHandler("model", commands.model_command))
+    app.add_handler(CommandHandler("ask", commands.ask))
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    app.add_handler(
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
+    )
+    app.add_handler(
+        MessageHandler(
+            private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            messages.on_private_unsupported,
+        )
+    )

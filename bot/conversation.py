@@ -1,0 +1,326 @@
+"""One turn: store the input, load the history that fits, stream the model, run tools, store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from bot.errors import (
+    BotError,
+    ContextTooLongError,
+    ProviderError,
+    StreamInterruptedError,
+    ToolsUnsupportedError,
+)
+from bot.llm import LLMClient, ReasoningDelta, StreamEnd, TextDelta, Usage
+from bot.tokens import estimate_message_tokens, estimate_tokens
+from bot.tool_calls import ToolCall
+from bot.tools.registry import ToolRegistry
+from storage import ChatKey, MessageRecord, Store, UsageRecord
+
+log = logging.getLogger(__name__)
+
+TurnStatus = Literal["complete", "interrupted", "failed"]
+
+
+class TurnSink(Protocol):
+    """Where a turn shows its progress (the live reply, or a test recorder)."""
+
+    def text(self, delta: str) -> None:
+        """Append answer text."""
+
+    def status(self, label: str) -> None:
+        """Show what the bot is doing (a tool running) until more text arrives."""
+
+
+@dataclass
+class TurnInput:
+    """What the user sent, already translated from Telegram."""
+
+    key: ChatKey
+    text: str
+    user_id: int | None = None
+    sender: str | None = None
+    parts: list[dict[str, Any]] | None = None
+    kind: str = "text"
+    language: str = "en"
+    model: str | None = None
+
+
+@dataclass
+class TurnOutcome:
+    """How a turn ended."""
+
+    text: str
+    status: TurnStatus
+    error: BotError | None = None
+    finish_reason: str | None = None
+    conversation_id: int = 0
+    history_messages: int = 0
+    tool_calls: int = 0
+    rounds: int = 0
+    usage: Usage | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    first_chunk_at: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings the turn engine needs."""
+
+    model: str
+    system_prompt: str
+    history_token_budget: int
+    history_max_messages: int
+    max_tool_rounds: int
+
+
+def _to_api(record: MessageRecord, with_names: bool) -> dict[str, Any]:
+    """A stored message in the Chat Completions request shape."""
+    if record.role == "tool":
+        return {
+            "role": "tool",
+            "tool_call_id": record.tool_call_id or "",
+            "content": record.content,
+        }
+    if record.role == "assistant":
+        message: dict[str, Any] = {"role": "assistant", "content": record.content or None}
+        if record.tool_calls:
+            message["tool_calls"] = record.tool_calls
+        elif not record.content:
+            message["content"] = ""
+        return message
+    text = record.content
+    if with_names and record.sender and record.role == "user":
+        text = f"[{record.sender}]: {text}"
+    if record.parts:
+        content: list[dict[str, Any]] = []
+        if text:
+            content.append({"type": "text", "text": text})
+        content.extend(record.parts)
+        return {"role": record.role, "content": content}
+    return {"role": record.role, "content": text}
+
+
+def trim_to_valid_start(history: list[MessageRecord]) -> list[MessageRecord]:
+    """Drop leading messages until the window starts at a user message.
+
+    A window cut inside a tool exchange would start with a tool result or an
+    assistant message whose tool results are missing; providers reject both.
+    """
+    for i, record in enumerate(history):
+        if record.role == "user":
+            return history[i:]
+    return []
+
+
+class ConversationEngine:
+    """Runs turns: history -> messages -> model <-> tools -> stored answer."""
+
+    def __init__(
+        self, store: Store, llm: LLMClient, tools: ToolRegistry, config: EngineConfig
+    ) -> None:
+        self._store = store
+        self._llm = llm
+        self._tools = tools
+        self._config = config
+
+    async def _build_messages(
+        self, conversation_id: int, budget: int, with_names: bool
+    ) -> tuple[list[dict[str, Any]], int]:
+        system_tokens = estimate_tokens(self._config.system_prompt)
+        history = await self._store.recent_messages(
+            conversation_id, max(budget - system_tokens, 1), self._config.history_max_messages
+        )
+        history = trim_to_valid_start(history)
+        messages = [{"role": "system", "content": self._config.system_prompt}]
+        messages.extend(_to_api(r, with_names) for r in history)
+        return messages, len(history)
+
+    async def run_turn(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
+        """Run one turn to its end; errors come back in the outcome, never raised."""
+        outcome = TurnOutcome(text="", status="failed")
+        conversation_id = await self._store.active_conversation(turn.key)
+        outcome.conversation_id = conversation_id
+        user = MessageRecord(
+            role="user",
+            content=turn.text,
+            parts=turn.parts,
+            sender=turn.sender,
+            kind=turn.kind,
+        )
+        user.tokens = estimate_message_tokens(turn.text, turn.parts)
+        await self._store.add_message(conversation_id, user)
+
+        with_names = turn.key.chat_id < 0
+        model = turn.model or self._config.model
+        budget = self._config.history_token_budget
+        use_tools = bool(self._tools)
+        answer: list[str] = []
+        stored_upto = 0
+        shrunk = False
+        round_no = 0
+        try:
+            messages, outcome.history_messages = await self._build_messages(
+                conversation_id, budget, with_names
+            )
+            while True:
+                round_no += 1
+                last_round = round_no > self._config.max_tool_rounds
+                tools = self._tools.schemas() if use_tools else None
+                try:
+                    end = await self._stream_round(
+                        model,
+                        messages,
+                        tools,
+                        "none" if last_round and tools else None,
+                        answer,
+                        sink,
+                        outcome,
+                    )
+                except ContextTooLongError:
+                    if shrunk or answer:
+                        raise
+                    shrunk = True
+                    budget = max(budget // 2, 200)
+                    log.info("context too long; retrying with a %d-token window", budget)
+                    messages, outcome.history_messages = await self._build_messages(
+                        conversation_id, budget, with_names
+                    )
+                    round_no -= 1
+                    continue
+                except ToolsUnsupportedError:
+                    if not use_tools or answer:
+                        raise
+                    log.info("provider rejects tools; retrying without them")
+                    use_tools = False
+                    round_no -= 1
+                    continue
+                outcome.finish_reason = end.finish_reason
+                self._add_usage(outcome, end.usage)
+                if end.tool_calls and not last_round and use_tools:
+                    outcome.tool_calls += len(end.tool_calls)
+                    said = "".join(answer)[stored_upto:].strip()
+                    await self._run_tools(
+                        conversation_id, end.tool_calls, said, messages, sink, turn.language
+                    )
+                    stored_upto = len("".join(answer))
+                    continue
+                break
+        except StreamInterruptedError as exc:
+            outcome.error = exc
+            outcome.status = "interrupted" if answer else "failed"
+        except ProviderError as exc:
+            outcome.error = exc
+            outcome.status = "interrupted" if answer else "failed"
+        outcome.rounds = round_no
+        full = "".join(answer)
+        outcome.text = full.strip()
+        last_round_text = full[stored_upto:].strip()
+        if outcome.error is None:
+            outcome.status = "complete"
+            if outcome.finish_reason in ("length", "content_filter"):
+                outcome.status = "interrupted" if outcome.text else "failed"
+        if last_round_text:
+            await self._store.add_message(
+                conversation_id,
+                MessageRecord(
+                    role="assistant",
+                    content=last_round_text,
+                    tokens=estimate_tokens(last_round_text),
+                    status="complete" if outcome.status == "complete" else "interrupted",
+                ),
+            )
+        if outcome.usage is not None:
+            await self._store.record_usage(
+                UsageRecord(
+                    conversation_id=conversation_id,
+                    chat_id=turn.key.chat_id,
+                    user_id=turn.user_id,
+                    model=model,
+                    prompt_tokens=outcome.usage.prompt_tokens,
+                    completion_tokens=outcome.usage.completion_tokens,
+                )
+            )
+        outcome.ended_at = time.monotonic()
+        return outcome
+
+    @staticmethod
+    def _add_usage(outcome: TurnOutcome, usage: Usage | None) -> None:
+        if usage is None:
+            return
+        if outcome.usage is None:
+            outcome.usage = usage
+        else:
+            outcome.usage = Usage(
+                outcome.usage.prompt_tokens + usage.prompt_tokens,
+                outcome.usage.completion_tokens + usage.completion_tokens,
+            )
+
+    async def _stream_round(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: str | None,
+        answer: list[str],
+        sink: TurnSink,
+        outcome: TurnOutcome,
+    ) -> StreamEnd:
+        separator_pending = bool(answer)
+        async for event in self._llm.stream(
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice
+        ):
+            if isinstance(event, TextDelta):
+                if outcome.first_chunk_at is None:
+                    outcome.first_chunk_at = time.monotonic()
+                piece = event.text
+                if separator_pending:
+                    separator_pending = False
+                    if not "".join(answer).endswith("\n\n"):
+                        piece = "\n\n" + piece.lstrip("\n")
+                answer.append(piece)
+                sink.text(piece)
+            elif isinstance(event, ReasoningDelta):
+                if outcome.first_chunk_at is None:
+                    outcome.first_chunk_at = time.monotonic()
+            elif isinstance(event, StreamEnd):
+                return event
+        return StreamEnd(finish_reason=None)
+
+    async def _run_tools(
+        self,
+        conversation_id: int,
+        calls: list[ToolCall],
+        said: str,
+        messages: list[dict[str, Any]],
+        sink: TurnSink,
+        language: str,
+    ) -> None:
+        for call in calls:
+            label = self._tools.status_label(call, language)
+            if label:
+                sink.status(label)
+        results = await self._tools.run_all(calls)
+        assistant = MessageRecord(
+            role="assistant",
+            content=said,
+            tool_calls=[c.to_api() for c in calls],
+            tokens=estimate_tokens(said) + sum(estimate_tokens(c.arguments) + 8 for c in calls),
+        )
+        tool_records = [
+            MessageRecord(
+                role="tool",
+                content=result,
+                tool_call_id=call.id,
+                tokens=estimate_tokens(result) + 4,
+                meta={"name": call.name},
+            )
+            for call, result in zip(calls, results, strict=True)
+        ]
+        await self._store.add_messages(conversation_id, [assistant, *tool_records])
+        messages.append(_to_api(assistant, with_names=False))
+        messages.extend(_to_api(r, with_names=False) for r in tool_records)

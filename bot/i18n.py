@@ -1,0 +1,302 @@
+"""User-facing strings in English, Vietnamese and Chinese."""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "vi", "zh")
+
+_STRINGS: dict[str, dict[str, str]] = {
+    "start": {
+        "en": (
+            "Hi {name}! I am an AI assistant powered by {model}.\n\n"
+            "Just write to me: I answer every message here and remember our conversation. "
+            "In groups, use /ask, mention me or reply to my messages.\n\n"
+            "/new starts a fresh conversation, /help lists the commands."
+        ),
+        "vi": (
+            "Xin chào {name}! Tôi là trợ lý AI chạy bằng {model}.\n\n"
+            "Cứ nhắn cho tôi: tôi trả lời mọi tin nhắn ở đây và nhớ cuộc trò chuyện. "
+            "Trong nhóm, hãy dùng /ask, nhắc tên tôi hoặc trả lời tin nhắn của tôi.\n\n"
+            "/new bắt đầu cuộc trò chuyện mới, /help liệt kê các lệnh."
+        ),
+        "zh": (
+            "你好，{name}！我是由 {model} 驱动的 AI 助手。\n\n"
+            "直接给我发消息即可：我会回复这里的每条消息并记住我们的对话。"
+            "在群组中，请使用 /ask、提及我或回复我的消息。\n\n"
+            "/new 开始新对话，/help 列出所有命令。"
+        ),
+    },
+    "help": {
+        "en": (
+            "Commands:\n"
+            "/ask <question> – ask me (in groups)\n"
+            "/new – start a fresh conversation (alias /reset)\n"
+            "/model – show or change the model\n"
+            "/help – this list\n\n"
+            "I remember this chat's conversation until you start a new one."
+        ),
+        "vi": (
+            "Các lệnh:\n"
+            "/ask <câu hỏi> – hỏi tôi (trong nhóm)\n"
+            "/new – bắt đầu cuộc trò chuyện mới (hoặc /reset)\n"
+            "/model – xem hoặc đổi mô hình\n"
+            "/help – danh sách này\n\n"
+            "Tôi nhớ cuộc trò chuyện của chat này cho đến khi bạn bắt đầu cuộc mới."
+        ),
+        "zh": (
+            "命令：\n"
+            "/ask <问题> – 向我提问（群组中）\n"
+            "/new – 开始新对话（别名 /reset）\n"
+            "/model – 查看或切换模型\n"
+            "/help – 本列表\n\n"
+            "在你开始新对话之前，我会记住本聊天的对话。"
+        ),
+    },
+    "cmd_start": {"en": "Start and about", "vi": "Bắt đầu và giới thiệu", "zh": "开始与介绍"},
+    "cmd_help": {"en": "List commands", "vi": "Danh sách lệnh", "zh": "命令列表"},
+    "cmd_new": {
+        "en": "Start a fresh conversation",
+        "vi": "Cuộc trò chuyện mới",
+        "zh": "开始新对话",
+    },
+    "cmd_reset": {"en": "Same as /new", "vi": "Giống /new", "zh": "同 /new"},
+    "cmd_ask": {"en": "Ask a question", "vi": "Đặt câu hỏi", "zh": "提问"},
+    "cmd_model": {
+        "en": "Show or change the model",
+        "vi": "Xem hoặc đổi mô hình",
+        "zh": "查看或切换模型",
+    },
+    "new_conversation": {
+        "en": "Started a fresh conversation. The previous one is kept but no longer used.",
+        "vi": "Đã bắt đầu cuộc trò chuyện mới. Cuộc cũ vẫn được lưu nhưng không dùng nữa.",
+        "zh": "已开始新对话。之前的对话已保存，但不再使用。",
+    },
+    "model_current": {
+        "en": "Current model: {model}",
+        "vi": "Mô hình hiện tại: {model}",
+        "zh": "当前模型：{model}",
+    },
+    "model_choices": {
+        "en": "Available: {models}\nChange with /model <name>.",
+        "vi": "Có thể dùng: {models}\nĐổi bằng /model <tên>.",
+        "zh": "可用：{models}\n使用 /model <名称> 切换。",
+    },
+    "model_set": {
+        "en": "Model for this chat: {model}",
+        "vi": "Mô hình cho chat này: {model}",
+        "zh": "本聊天的模型：{model}",
+    },
+    "model_unknown": {
+        "en": "Unknown model '{model}'. Available: {models}",
+        "vi": "Không có mô hình '{model}'. Có thể dùng: {models}",
+        "zh": "未知模型“{model}”。可用：{models}",
+    },
+    "model_fixed": {
+        "en": "This bot uses {model}; the admin has not listed other models (AVAILABLE_MODELS).",
+        "vi": "Bot dùng {model}; quản trị viên chưa khai báo mô hình khác (AVAILABLE_MODELS).",
+        "zh": "本机器人使用 {model}；管理员未配置其他模型（AVAILABLE_MODELS）。",
+    },
+    "not_allowed_user": {
+        "en": (
+            "Sorry, this bot is private. Your Telegram user id is {user_id}.\n"
+            "The bot's owner can let you in by adding it to ALLOWED_USER_IDS."
+        ),
+        "vi": (
+            "Xin lỗi, bot này là riêng tư. ID Telegram của bạn là {user_id}.\n"
+            "Chủ bot có thể cho bạn dùng bằng cách thêm ID này vào ALLOWED_USER_IDS."
+        ),
+        "zh": (
+            "抱歉，此机器人为私有。你的 Telegram 用户 ID 是 {user_id}。\n"
+            "机器人所有者可以将其加入 ALLOWED_USER_IDS 来允许你使用。"
+        ),
+    },
+    "not_allowed_chat": {
+        "en": (
+            "This bot is not enabled in this group. Group id: {chat_id}.\n"
+            "The bot's owner can enable it by adding the id to ALLOWED_CHAT_IDS."
+        ),
+        "vi": (
+            "Bot chưa được bật trong nhóm này. ID nhóm: {chat_id}.\n"
+            "Chủ bot có thể bật bằng cách thêm ID này vào ALLOWED_CHAT_IDS."
+        ),
+        "zh": (
+            "此群组未启用本机器人。群组 ID：{chat_id}。\n"
+            "机器人所有者可将该 ID 加入 ALLOWED_CHAT_IDS 以启用。"
+        ),
+    },
+    "admins_only": {
+        "en": "Only group admins can do that here.",
+        "vi": "Chỉ quản trị viên nhóm mới làm được việc này.",
+        "zh": "只有群组管理员可以执行此操作。",
+    },
+    "ask_empty": {
+        "en": "Write your question after /ask, for example: /ask what is a black hole?",
+        "vi": "Hãy viết câu hỏi sau /ask, ví dụ: /ask lỗ đen là gì?",
+        "zh": "请在 /ask 后写下问题，例如：/ask 什么是黑洞？",
+    },
+    "queued": {
+        "en": "Got it, I'll answer right after the current reply.",
+        "vi": "Đã nhận, tôi sẽ trả lời ngay sau câu trả lời hiện tại.",
+        "zh": "收到，我会在当前回复之后立即回答。",
+    },
+    "interrupted": {
+        "en": "⚠️ The answer was interrupted: {reason}",
+        "vi": "⚠️ Câu trả lời bị gián đoạn: {reason}",
+        "zh": "⚠️ 回答被中断：{reason}",
+    },
+    "reason_stalled": {
+        "en": "the model stopped sending.",
+        "vi": "mô hình ngừng gửi dữ liệu.",
+        "zh": "模型停止了输出。",
+    },
+    "reason_dropped": {
+        "en": "the connection to the model broke.",
+        "vi": "kết nối tới mô hình bị đứt.",
+        "zh": "与模型的连接中断。",
+    },
+    "reason_length": {
+        "en": "the model reached its output limit.",
+        "vi": "mô hình đã chạm giới hạn độ dài đầu ra.",
+        "zh": "模型已达到输出长度上限。",
+    },
+    "reason_filtered": {
+        "en": "the provider's content filter stopped it.",
+        "vi": "bộ lọc nội dung của nhà cung cấp đã chặn.",
+        "zh": "被服务商的内容过滤器拦截。",
+    },
+    "empty_answer": {
+        "en": "The model returned an empty answer. Please try again.",
+        "vi": "Mô hình trả về câu trả lời trống. Vui lòng thử lại.",
+        "zh": "模型返回了空回答，请重试。",
+    },
+    "error_unexpected": {
+        "en": "Something went wrong on my side. Please try again.",
+        "vi": "Đã có lỗi phía tôi. Vui lòng thử lại.",
+        "zh": "我这边出了点问题，请重试。",
+    },
+    "error_provider": {
+        "en": "The model provider could not answer. Please try again later.",
+        "vi": "Nhà cung cấp mô hình không trả lời được. Vui lòng thử lại sau.",
+        "zh": "模型服务商无法回答，请稍后重试。",
+    },
+    "error_auth": {
+        "en": "The model provider rejected the bot's API key. The bot's owner must fix OPENAI_API_KEY.",
+        "vi": "Nhà cung cấp mô hình từ chối API key của bot. Chủ bot cần sửa OPENAI_API_KEY.",
+        "zh": "模型服务商拒绝了机器人的 API 密钥。请机器人所有者修正 OPENAI_API_KEY。",
+    },
+    "error_permission": {
+        "en": "The model provider denied access (model permissions or region).",
+        "vi": "Nhà cung cấp mô hình từ chối truy cập (quyền dùng mô hình hoặc khu vực).",
+        "zh": "模型服务商拒绝访问（模型权限或地区限制）。",
+    },
+    "error_model_not_found": {
+        "en": "The model '{model}' does not exist at this provider. Check OPENAI_MODEL or /model.",
+        "vi": "Mô hình '{model}' không có ở nhà cung cấp này. Kiểm tra OPENAI_MODEL hoặc /model.",
+        "zh": "该服务商不存在模型“{model}”。请检查 OPENAI_MODEL 或 /model。",
+    },
+    "error_rate_limited": {
+        "en": "The model provider is busy (rate limit). Please try again in a minute.",
+        "vi": "Nhà cung cấp mô hình đang quá tải (giới hạn tốc độ). Vui lòng thử lại sau một phút.",
+        "zh": "模型服务商繁忙（速率限制），请一分钟后重试。",
+    },
+    "error_quota": {
+        "en": "The bot's account at the model provider is out of credit. The bot's owner must top it up.",
+        "vi": "Tài khoản của bot ở nhà cung cấp mô hình đã hết hạn mức. Chủ bot cần nạp thêm.",
+        "zh": "机器人在模型服务商的账户额度已用完，请所有者充值。",
+    },
+    "error_context": {
+        "en": "This conversation is too long for the model. Start a fresh one with /new.",
+        "vi": "Cuộc trò chuyện quá dài với mô hình. Hãy bắt đầu cuộc mới bằng /new.",
+        "zh": "对话对模型来说太长了。请用 /new 开始新对话。",
+    },
+    "error_bad_request": {
+        "en": "The model provider rejected the request.",
+        "vi": "Nhà cung cấp mô hình từ chối yêu cầu.",
+        "zh": "模型服务商拒绝了该请求。",
+    },
+    "error_server": {
+        "en": "The model provider has a server error right now. Please try again later.",
+        "vi": "Máy chủ của nhà cung cấp mô hình đang lỗi. Vui lòng thử lại sau.",
+        "zh": "模型服务商的服务器出错，请稍后重试。",
+    },
+    "error_timeout": {
+        "en": "The model took too long to answer. Please try again.",
+        "vi": "Mô hình trả lời quá lâu. Vui lòng thử lại.",
+        "zh": "模型响应超时，请重试。",
+    },
+    "error_connection": {
+        "en": "I could not reach the model provider. Please try again later.",
+        "vi": "Không kết nối được tới nhà cung cấp mô hình. Vui lòng thử lại sau.",
+        "zh": "无法连接到模型服务商，请稍后重试。",
+    },
+    "error_interrupted": {
+        "en": "The answer was interrupted. Please try again.",
+        "vi": "Câu trả lời bị gián đoạn. Vui lòng thử lại.",
+        "zh": "回答被中断，请重试。",
+    },
+    "error_input": {
+        "en": "I can't handle this message.",
+        "vi": "Tôi không xử lý được tin nhắn này.",
+        "zh": "我无法处理这条消息。",
+    },
+    "error_too_long_input": {
+        "en": "Your message is too long ({size} characters, at most {limit}). Please shorten it.",
+        "vi": "Tin nhắn quá dài ({size} ký tự, tối đa {limit}). Vui lòng rút gọn.",
+        "zh": "消息太长（{size} 个字符，最多 {limit}）。请缩短。",
+    },
+    "error_unsupported": {
+        "en": "I can't read this kind of message yet. Send text, please.",
+        "vi": "Tôi chưa đọc được loại tin nhắn này. Vui lòng gửi văn bản.",
+        "zh": "我暂时无法读取这类消息，请发送文字。",
+    },
+    "tool_weather": {
+        "en": "🌤 Looking up the weather in {place}…",
+        "vi": "🌤 Đang xem thời tiết ở {place}…",
+        "zh": "🌤 正在查询{place}的天气…",
+    },
+    "tool_search": {
+        "en": "🔎 Searching: {query}…",
+        "vi": "🔎 Đang tìm: {query}…",
+        "zh": "🔎 正在搜索：{query}…",
+    },
+    "tool_generic": {
+        "en": "⚙️ Running {name}…",
+        "vi": "⚙️ Đang chạy {name}…",
+        "zh": "⚙️ 正在运行 {name}…",
+    },
+}
+
+
+def pick_language(code: str | None, default: str = "en") -> str:
+    """Map a Telegram language code (e.g. 'vi', 'zh-hans', 'en-US') to a supported language."""
+    if code:
+        base = code.lower().replace("_", "-").split("-")[0]
+        if base in LANGUAGES:
+            return base
+    return default if default in LANGUAGES else "en"
+
+
+def translate(lang: str, key: str, **params: object) -> str:
+    """The string `key` in `lang` (English when missing), formatted with `params`."""
+    variants = _STRINGS.get(key)
+    if variants is None:
+        variants = _STRINGS["error_unexpected"]
+    template = variants.get(lang) or variants["en"]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+def has_key(key: str) -> bool:
+    """Whether a string with this key exists."""
+    return key in _STRINGS
+
+
+def all_keys() -> list[str]:
+    """Every string key, for completeness tests."""
+    return list(_STRINGS)
+
+
+def variants(key: str) -> dict[str, str]:
+    """Every language's template for `key`."""
+    return dict(_STRINGS[key])

@@ -1,0 +1,382 @@
+"""The model client: streamed Chat Completions as typed events, with retries and error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+
+from bot.errors import (
+    BadRequestError,
+    ConnectionFailedError,
+    ContextTooLongError,
+    ModelNotFoundError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTimeoutError,
+    QuotaExceededError,
+    RateLimitedError,
+    ServerError,
+    StreamInterruptedError,
+    ToolsUnsupportedError,
+)
+from bot.tool_calls import ToolCall, ToolCallAssembler
+
+log = logging.getLogger(__name__)
+
+_CONTEXT_HINTS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+    "reduce the length",
+)
+_TOOL_HINTS = ("tool", "function")
+_UNSUPPORTED_HINTS = ("not support", "unsupported", "does not support", "not available", "invalid")
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """A piece of a reasoning model's thinking (never shown as the answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens one call used."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The stream finished; carries the finish reason, assembled tool calls and usage."""
+
+    finish_reason: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage | None = None
+    first_chunk_at: float | None = None
+
+
+LLMEvent = TextDelta | ReasoningDelta | StreamEnd
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _retry_after(headers: httpx2.Headers | None) -> float | None:
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return float(str(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _error_text(exc: openai.APIStatusError) -> tuple[str, str]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    code = str(inner.get("code") or inner.get("type") or "") if isinstance(inner, dict) else ""
+    message = str(inner.get("message") or exc.message) if isinstance(inner, dict) else exc.message
+    return code.lower(), message
+
+
+def map_status_error(exc: openai.APIStatusError) -> ProviderError:
+    """Translate an HTTP error from the provider into the bot's error tree."""
+    code, message = _error_text(exc)
+    lowered = f"{code} {message}".lower()
+    status = exc.status_code
+    detail = f"{status} {code}: {message}"[:300]
+    if status == 401:
+        return ProviderAuthError(detail)
+    if status == 403:
+        return ProviderPermissionError(detail)
+    if status == 404:
+        return ModelNotFoundError(detail)
+    if status == 429:
+        if "insufficient_quota" in lowered or "quota" in lowered or "billing" in lowered:
+            return QuotaExceededError(detail)
+        return RateLimitedError(detail, retry_after=_retry_after(exc.response.headers))
+    if status in (400, 413, 422):
+        if any(h in lowered for h in _CONTEXT_HINTS):
+            return ContextTooLongError(detail)
+        if any(h in lowered for h in _TOOL_HINTS) and any(h in lowered for h in _UNSUPPORTED_HINTS):
+            return ToolsUnsupportedError(detail)
+        return BadRequestError(detail)
+    if status >= 500:
+        return ServerError(detail)
+    return ProviderError(detail)
+
+
+def _unsupported_param(exc: ProviderError, params: dict[str, Any]) -> str | None:
+    """The optional parameter a 400 complains about, if it is one we sent."""
+    lowered = exc.detail.lower()
+    if "unsupported" not in lowered and "not support" not in lowered and "unknown" not in lowered:
+        return None
+    for name in ("max_tokens", "max_completion_tokens", "stream_options", "temperature"):
+        if name in params and name in lowered:
+            return name
+    return None
+
+
+@dataclass
+class ModelOptions:
+    """Per-request options that depend on the provider."""
+
+    max_output_tokens: int | None = None
+    max_tokens_param: str = "auto"
+    temperature: float | None = None
+    include_usage: bool = True
+
+
+def token_param_for(model: str, base_url: str, configured: str) -> str:
+    """Which name carries the output limit: newer OpenAI models reject `max_tokens`."""
+    if configured != "auto":
+        return configured
+    name = model.lower().split("/")[-1]
+    openai_host = "api.openai.com" in base_url
+    new_family = name.startswith(("o1", "o3", "o4", "gpt-5", "gpt-4.1", "gpt-4o"))
+    return "max_completion_tokens" if openai_host and new_family else "max_tokens"
+
+
+class LLMClient:
+    """Streams chat completions from one OpenAI-compatible provider."""
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        options: ModelOptions,
+        stall_timeout: float,
+        max_retries: int,
+        max_retry_wait: float,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._options = options
+        self._stall_timeout = stall_timeout
+        self._max_retries = max_retries
+        self._max_retry_wait = max_retry_wait
+        self._sleep = sleep
+        self._dropped_params: set[str] = set()
+
+    @property
+    def base_url(self) -> str:
+        """The provider's API root."""
+        return str(self._client.base_url)
+
+    def _params(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: str | None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if self._options.include_usage:
+            params["stream_options"] = {"include_usage": True}
+        if tools:
+            params["tools"] = tools
+            if tool_choice:
+                params["tool_choice"] = tool_choice
+        if self._options.max_output_tokens:
+            name = token_param_for(model, self.base_url, self._options.max_tokens_param)
+            params[name] = self._options.max_output_tokens
+        if self._options.temperature is not None:
+            params["temperature"] = self._options.temperature
+        for name in self._dropped_params:
+            params.pop(name, None)
+        if "max_tokens" in self._dropped_params and self._options.max_output_tokens:
+            params["max_completion_tokens"] = self._options.max_output_tokens
+        return params
+
+    async def stream(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        """Stream one completion; retries only while nothing has been yielded."""
+        attempt = 0
+        while True:
+            params = self._params(model, messages, tools, tool_choice)
+            yielded = False
+            try:
+                async for event in self._stream_once(params):
+                    if isinstance(event, (TextDelta, ReasoningDelta)):
+                        yielded = True
+                    yield event
+                return
+            except ProviderError as exc:
+                if yielded:
+                    raise
+                bad_param = (
+                    _unsupported_param(exc, params) if isinstance(exc, BadRequestError) else None
+                )
+                if bad_param and bad_param not in self._dropped_params:
+                    log.warning("provider rejects %s; retrying without it", bad_param)
+                    self._dropped_params.add(bad_param)
+                    continue
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+                attempt += 1
+                log.warning(
+                    "provider error (%s), retry %d/%d in %.2fs",
+                    type(exc).__name__,
+                    attempt,
+                    self._max_retries,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    def _retry_delay(self, exc: ProviderError, attempt: int) -> float | None:
+        if not exc.retryable or attempt >= self._max_retries:
+            return None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            if exc.retry_after > self._max_retry_wait:
+                return None
+            return max(0.0, exc.retry_after)
+        base = min(self._max_retry_wait, 0.5 * float(2**attempt))
+        return float(base * (0.75 + random.random() / 2))
+
+    async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[LLMEvent]:
+        try:
+            stream = await self._client.chat.completions.create(**params)
+        except openai.APIStatusError as exc:
+            raise map_status_error(exc) from exc
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeoutError(str(exc)) from exc
+        except openai.APIConnectionError as exc:
+            raise ConnectionFailedError(str(exc)) from exc
+
+        assembler = ToolCallAssembler()
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        first_chunk_at: float | None = None
+        started = False
+        iterator = stream.__aiter__()
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._stall_timeout):
+                        chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    if started:
+                        raise StreamInterruptedError("stream stalled", stalled=True) from exc
+                    raise ProviderTimeoutError("no chunk before the stall timeout") from exc
+                if first_chunk_at is None:
+                    first_chunk_at = time.monotonic()
+                if chunk.usage is not None:
+                    usage = Usage(
+                        prompt_tokens=chunk.usage.prompt_tokens or 0,
+                        completion_tokens=chunk.usage.completion_tokens or 0,
+                    )
+                for choice in chunk.choices or []:
+                    if choice.index not in (0, None):
+                        continue
+                    delta = choice.delta
+                    if delta is not None:
+                        extra = delta.model_extra or {}
+                        reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                        if isinstance(reasoning, str) and reasoning:
+                            started = True
+                            yield ReasoningDelta(reasoning)
+                        if delta.content:
+                            started = True
+                            yield TextDelta(delta.content)
+                        for fragment in delta.tool_calls or []:
+                            started = True
+                            function = fragment.function
+                            assembler.add(
+                                fragment.index,
+                                fragment.id,
+                                function.name if function else None,
+                                function.arguments if function else None,
+                            )
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except openai.APIStatusError as exc:
+            raise map_status_error(exc) from exc
+        except openai.APIError as exc:
+            message = getattr(exc, "message", str(exc))
+            if started:
+                raise StreamInterruptedError(f"error in stream: {message}") from exc
+            raise ServerError(f"error in stream: {message}") from exc
+        except (httpx2.HTTPError, openai.APIConnectionError) as exc:
+            if started:
+                raise StreamInterruptedError(f"stream dropped: {exc!r}") from exc
+            raise ConnectionFailedError(f"stream dropped: {exc!r}") from exc
+        finally:
+            await stream.close()
+        yield StreamEnd(
+            finish_reason=finish_reason,
+            tool_calls=assembler.calls(),
+            usage=usage,
+            first_chunk_at=first_chunk_at,
+        )
+
+    async def list_models(self) -> list[str]:
+        """The model ids the provider lists."""
+        try:
+            page = await self._client.models.list()
+        except openai.APIStatusError as exc:
+            raise map_status_error(exc) from exc
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeoutError(str(exc)) from exc
+        except openai.APIConnectionError as exc:
+            raise ConnectionFailedError(str(exc)) from exc
+        return [m.id for m in page.data]
+
+    async def ping(self, model: str) -> str:
+        """A one-token completion, to check that the model answers."""
+        text = ""
+        async for event in self.stream(
+            model=model, messages=[{"role": "user", "content": "Say OK."}]
+        ):
+            if isinstance(event, TextDelta):
+                text += event.text
+        return text
+
+
+def build_openai_client(
+    api_key: str, base_url: str, timeout: float, stall_timeout: float
+) -> openai.AsyncOpenAI:
+    """The SDK client; its own retries are off because LLMClient decides what to retry."""
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        timeout=httpx2.Timeout(timeout, connect=10.0, read=stall_timeout + 5),
+    )

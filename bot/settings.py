@@ -1,0 +1,188 @@
+"""Every setting of the bot, read from the environment and from `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+EVERYONE = "*"
+
+IdList = Annotated[frozenset[int] | Literal["*"], NoDecode]
+NameList = Annotated[tuple[str, ...], NoDecode]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant chatting in Telegram. Answer in the language the user "
+    "writes in. Be concise unless asked for detail. You may use Markdown: bold, italic, "
+    "inline code, code blocks, links and lists (no tables)."
+)
+
+
+def _parse_ids(value: object) -> frozenset[int] | Literal["*"]:
+    """Parse a comma-separated list of integer ids, or `*` for everyone."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return frozenset(int(v) for v in value)
+    if isinstance(value, int):
+        return frozenset({value})
+    text = str(value).strip()
+    if text == EVERYONE:
+        return "*"
+    ids: set[int] = set()
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError as exc:
+            raise ValueError(f"'{part}' is not a numeric Telegram id (use digits, or *)") from exc
+    return frozenset(ids)
+
+
+def _parse_names(value: object) -> tuple[str, ...]:
+    """Parse a comma-separated list of names."""
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(p.strip() for p in str(value).split(",") if p.strip())
+
+
+class Settings(BaseSettings):
+    """The bot's configuration; names match DESIGN.md's contract."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr
+    telegram_api_url: str = "https://api.telegram.org"
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    port: int = 8080
+    polling_timeout: int = Field(default=30, ge=0, le=60)
+
+    # Chat provider
+    openai_api_key: SecretStr
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    available_models: NameList = ()
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_output_tokens: int | None = None
+    max_tokens_param: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto"
+    temperature: float | None = None
+    request_timeout: float = Field(default=120.0, gt=0)
+    stream_stall_timeout: float = Field(default=60.0, gt=0)
+    provider_max_retries: int = Field(default=3, ge=0, le=10)
+    max_retry_wait: float = Field(default=30.0, ge=0)
+
+    # Memory
+    database_url: str = "sqlite:///data/bot.db"
+    history_token_budget: int = Field(default=8000, ge=200)
+    history_max_messages: int = Field(default=200, ge=2)
+
+    # Access
+    allowed_user_ids: IdList = frozenset()
+    admin_user_ids: IdList = frozenset()
+    allowed_chat_ids: IdList = frozenset()
+
+    # Live replies and Telegram limits
+    edit_interval_private: float = Field(default=1.0, gt=0)
+    edit_interval_group: float = Field(default=3.0, gt=0)
+    telegram_global_rate: float = Field(default=30.0, gt=0)
+    group_messages_per_minute: int = Field(default=20, ge=1)
+    max_concurrent_updates: int = Field(default=1024, ge=1)
+    default_language: str = "en"
+
+    # Speech
+    transcription_model: str = "whisper-1"
+    transcription_base_url: str = ""
+    transcription_api_key: SecretStr = SecretStr("")
+
+    # Tools
+    tools: NameList = ("weather", "search")
+    max_tool_rounds: int = Field(default=5, ge=0, le=20)
+    tool_timeout: float = Field(default=15.0, gt=0)
+    weather_api_url: str = "https://api.open-meteo.com/v1"
+    geocoding_api_url: str = "https://geocoding-api.open-meteo.com/v1"
+    search_provider: Literal["auto", "searxng", "tavily", "duckduckgo"] = "auto"
+    searxng_url: str = ""
+    tavily_api_key: SecretStr = SecretStr("")
+    search_max_results: int = Field(default=5, ge=1, le=20)
+
+    log_level: str = "INFO"
+
+    @field_validator("allowed_user_ids", "admin_user_ids", "allowed_chat_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> frozenset[int] | Literal["*"]:
+        return _parse_ids(value)
+
+    @field_validator("available_models", "tools", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> tuple[str, ...]:
+        return _parse_names(value)
+
+    @field_validator("telegram_api_url", "openai_base_url", "transcription_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token:
+            raise ValueError("is empty: get a token from @BotFather")
+        if ":" not in token:
+            raise ValueError("does not look like a bot token (expected '123456:ABC...')")
+        return SecretStr(token)
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _key_present(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if not key:
+            raise ValueError("is empty: set the key of your chat provider")
+        return SecretStr(key)
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_only(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") and value != "sqlite://:memory:":
+            raise ValueError("must look like sqlite:///path/to/bot.db (only SQLite is supported)")
+        return value
+
+    @model_validator(mode="after")
+    def _models_include_default(self) -> Settings:
+        if self.available_models and self.openai_model not in self.available_models:
+            self.available_models = (self.openai_model, *self.available_models)
+        return self
+
+    @property
+    def database_path(self) -> str:
+        """The SQLite file path from DATABASE_URL (or `:memory:`)."""
+        if self.database_url == "sqlite://:memory:":
+            return ":memory:"
+        return self.database_url.removeprefix("sqlite:///")
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value, for redacting logs."""
+        values = [
+            self.telegram_bot_token.get_secret_value(),
+            self.openai_api_key.get_secret_value(),
+            self.transcription_api_key.get_secret_value(),
+            self.tavily_api_key.get_secret_value(),
+            self.webhook_secret.get_secret_value(),
+        ]
+        return [v for v in values if len(v) >= 6]
+
+    def ensure_data_dir(self) -> None:
+        """Create the folder that holds the database file."""
+        if self.database_path != ":memory:":
+            Path(self.database_path).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,127 @@
+"""/start /help /new /reset /model /ask."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, Update
+from telegram.ext import ContextTypes
+
+from bot.i18n import LANGUAGES, translate
+from handlers.access import Access
+from handlers.context import get_services
+from handlers.messages import access_of, refuse_once
+from handlers.turns import MODEL_SETTING, chat_key, language_of, notify, run_turn
+
+COMMANDS = ("start", "help", "new", "reset", "ask", "model")
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    """The command menu in one language."""
+    return [BotCommand(name, translate(language, f"cmd_{name}")) for name in COMMANDS]
+
+
+def command_menus() -> dict[str | None, list[BotCommand]]:
+    """The menu for each language; None is the default (English)."""
+    menus: dict[str | None, list[BotCommand]] = {None: bot_commands("en")}
+    for language in LANGUAGES:
+        if language != "en":
+            menus[language] = bot_commands(language)
+    return menus
+
+
+async def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    message = update.effective_message
+    if message is None:
+        return False
+    services = get_services(context)
+    access = access_of(services, message)
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return False
+    return True
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet and explain."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    services = get_services(context)
+    user = message.from_user
+    language = language_of(user, services.settings.default_language)
+    model = await services.store.get_setting(chat_key(message), MODEL_SETTING)
+    name = user.first_name if user else ""
+    text = translate(language, "start", name=name, model=model or services.settings.openai_model)
+    await notify(services, message, text)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    services = get_services(context)
+    language = language_of(message.from_user, services.settings.default_language)
+    await notify(services, message, translate(language, "help"))
+
+
+async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start a fresh conversation; the old one stays in the database."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    services = get_services(context)
+    key = chat_key(message)
+    # Wait for a running answer in this conversation, so the reset lands after it.
+    async with services.queue.take(key):
+        await services.store.new_conversation(key)
+    language = language_of(message.from_user, services.settings.default_language)
+    await notify(services, message, translate(language, "new_conversation"))
+
+
+async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the chat's model, or switch to one of AVAILABLE_MODELS."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    services = get_services(context)
+    settings = services.settings
+    language = language_of(message.from_user, settings.default_language)
+    key = chat_key(message)
+    current = await services.store.get_setting(key, MODEL_SETTING) or settings.openai_model
+    wanted = " ".join(context.args or []).strip()
+    choices = ", ".join(settings.available_models)
+    if not wanted:
+        text = translate(language, "model_current", model=current)
+        if settings.available_models:
+            text += "\n" + translate(language, "model_choices", models=choices)
+        await notify(services, message, text)
+        return
+    if not settings.available_models:
+        await notify(services, message, translate(language, "model_fixed", model=current))
+        return
+    if wanted not in settings.available_models:
+        await notify(
+            services, message, translate(language, "model_unknown", model=wanted, models=choices)
+        )
+        return
+    value = None if wanted == settings.openai_model else wanted
+    await services.store.set_setting(key, MODEL_SETTING, value)
+    await notify(services, message, translate(language, "model_set", model=wanted))
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask <question>: answer the question (the way to talk to the bot in groups)."""
+    message = update.effective_message
+    if message is None:
+        return
+    services = get_services(context)
+    access = access_of(services, message)
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return
+    question = " ".join(context.args or []).strip()
+    if not question:
+        language = language_of(message.from_user, services.settings.default_language)
+        await notify(services, message, translate(language, "ask_empty"))
+        return
+    await run_turn(services, message, question)

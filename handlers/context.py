@@ -1,0 +1,39 @@
+"""The services handlers receive from the application (created once at start-up)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.ext import ContextTypes
+
+from bot.conversation import ConversationEngine
+from bot.llm import LLMClient
+from bot.ordering import TurnQueue
+from bot.settings import Settings
+from handlers.pacer import Pacer
+from storage import Store
+
+SERVICES_KEY = "services"
+
+
+@dataclass
+class Services:
+    """Everything a handler needs, built by bot/app.py."""
+
+    settings: Settings
+    store: Store
+    engine: ConversationEngine
+    llm: LLMClient
+    pacer: Pacer
+    queue: TurnQueue
+    bot_username: str = ""
+    bot_id: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The services stored in the application's bot_data."""
+    services = context.bot_data[SERVICES_KEY]
+    assert isinstance(services, Services)
+    return services

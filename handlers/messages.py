@@ -1,0 +1,82 @@
+"""Text (and, for now, unsupported) messages -> a turn."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot.i18n import translate
+from handlers.access import Access, check_access
+from handlers.context import Services, get_services
+from handlers.turns import language_of, notify, run_turn
+
+log = logging.getLogger(__name__)
+
+ACCESS_NOTICE = "access_notice"
+
+
+def access_of(services: Services, message: Message) -> Access:
+    """The access decision for the sender of `message` in its chat."""
+    settings = services.settings
+    user = message.from_user
+    return check_access(
+        user_id=user.id if user else None,
+        chat_id=message.chat.id,
+        is_private=message.chat.type == ChatType.PRIVATE,
+        allowed_users=settings.allowed_user_ids,
+        admins=settings.admin_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+    )
+
+
+async def refuse_once(services: Services, message: Message, access: Access) -> None:
+    """Tell a user (or a group) once that the bot is not for them, with the id to add."""
+    from storage import ChatKey
+
+    key = ChatKey(message.chat.id)
+    if await services.store.get_setting(key, ACCESS_NOTICE):
+        return
+    await services.store.set_setting(key, ACCESS_NOTICE, "sent")
+    language = language_of(message.from_user, services.settings.default_language)
+    if access is Access.USER_DENIED:
+        user_id = message.from_user.id if message.from_user else 0
+        text = translate(language, "not_allowed_user", user_id=user_id)
+    else:
+        text = translate(language, "not_allowed_chat", chat_id=message.chat.id)
+    log.info(
+        "refused chat=%s user=%s (%s)",
+        message.chat.id,
+        message.from_user.id if message.from_user else None,
+        access.value,
+    )
+    await notify(services, message, text)
+
+
+async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every text message in a private chat is answered."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    services = get_services(context)
+    access = access_of(services, message)
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return
+    await run_turn(services, message, message.text)
+
+
+async def on_private_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Messages the bot cannot read get a short explanation instead of silence."""
+    message = update.effective_message
+    if message is None:
+        return
+    services = get_services(context)
+    access = access_of(services, message)
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return
+    language = language_of(message.from_user, services.settings.default_language)
+    await notify(services, message, translate(language, "error_unsupported"))

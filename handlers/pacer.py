@@ -1,0 +1,173 @@
+"""When each chat may send its next message or edit, under Telegram's flood limits.
+
+Three budgets apply to every message-producing call: a per-chat interval
+(about 1 s in private chats, 3 s in groups), a per-group rolling minute
+(20 messages), and one global bucket for the whole bot (about 30 a second).
+Urgent calls (a reply's first message, a continuation, the final text) go
+before routine progress edits when the global bucket is short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+GROUP_WINDOW = 60.0
+ROUTINE_RESERVE = 2
+
+
+@dataclass
+class _ChatState:
+    next_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    window: deque[float] = field(default_factory=deque)
+    users: int = 0
+
+
+class GlobalBucket:
+    """A token bucket shared by the whole bot; urgent waiters are served first."""
+
+    def __init__(self, rate: float, burst: float, clock: Clock, sleep: Sleep) -> None:
+        self._rate = rate
+        self._burst = max(burst, 1.0)
+        self._tokens = self._burst
+        self._updated = clock()
+        self._clock = clock
+        self._sleep = sleep
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+
+    async def acquire(self, urgent: bool) -> None:
+        """Take one token, waiting for it when the bucket is empty."""
+        self._refill()
+        if not self._waiters and self._tokens >= 1:
+            self._tokens -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), future))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch())
+        await future
+
+    async def _dispatch(self) -> None:
+        while self._waiters:
+            self._refill()
+            if self._tokens < 1:
+                await self._sleep((1 - self._tokens) / self._rate)
+                continue
+            _, _, future = heapq.heappop(self._waiters)
+            if future.done():
+                continue
+            self._tokens -= 1
+            future.set_result(None)
+
+    @property
+    def waiting(self) -> int:
+        """How many calls wait for a token."""
+        return len(self._waiters)
+
+
+class Pacer:
+    """Decides when a chat's next message or edit may go out."""
+
+    def __init__(
+        self,
+        *,
+        private_interval: float,
+        group_interval: float,
+        global_rate: float,
+        group_per_minute: int,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._private_interval = private_interval
+        self._group_interval = group_interval
+        self._group_per_minute = group_per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._chats: dict[int, _ChatState] = {}
+        self._calls = 0
+        # Stay a little under Telegram's figure: requests do not arrive exactly when sent.
+        self._global = GlobalBucket(global_rate * 0.9, global_rate * 0.9, clock, sleep)
+
+    def interval(self, is_group: bool) -> float:
+        """The minimum time between two calls in one chat."""
+        return self._group_interval if is_group else self._private_interval
+
+    def _state(self, chat_id: int) -> _ChatState:
+        state = self._chats.get(chat_id)
+        if state is None:
+            state = self._chats[chat_id] = _ChatState()
+        return state
+
+    def _window_wait(self, state: _ChatState, now: float, urgent: bool) -> float:
+        while state.window and state.window[0] <= now - GROUP_WINDOW:
+            state.window.popleft()
+        allowed = self._group_per_minute - (0 if urgent else ROUTINE_RESERVE)
+        if len(state.window) < max(allowed, 1):
+            return 0.0
+        return state.window[-max(allowed, 1)] + GROUP_WINDOW - now
+
+    async def acquire(self, chat_id: int, is_group: bool, urgent: bool) -> None:
+        """Wait until a call in this chat fits every budget, and take the slot."""
+        state = self._state(chat_id)
+        state.users += 1
+        try:
+            async with state.lock:
+                while True:
+                    now = self._clock()
+                    wait = state.next_at - now
+                    if is_group:
+                        wait = max(wait, self._window_wait(state, now, urgent))
+                    if wait <= 0:
+                        break
+                    await self._sleep(wait)
+                await self._global.acquire(urgent)
+                now = self._clock()
+                state.next_at = max(state.next_at, now + self.interval(is_group))
+                if is_group:
+                    state.window.append(now)
+        finally:
+            state.users -= 1
+            self._calls += 1
+            if self._calls % 1000 == 0:
+                self._sweep()
+
+    def _sweep(self) -> None:
+        """Forget chats with nothing pending, so memory does not grow with every chat ever seen."""
+        now = self._clock()
+        idle = [
+            chat_id
+            for chat_id, state in self._chats.items()
+            if state.users == 0
+            and state.next_at < now
+            and (not state.window or state.window[-1] <= now - GROUP_WINDOW)
+        ]
+        for chat_id in idle:
+            del self._chats[chat_id]
+
+    def penalize(self, chat_id: int, seconds: float) -> None:
+        """Telegram said 429 for this chat: nothing goes there for `seconds`."""
+        state = self._state(chat_id)
+        state.next_at = max(state.next_at, self._clock() + seconds)
+
+    def pending_delay(self, chat_id: int) -> float:
+        """How long a call in this chat would wait now (for progress decisions)."""
+        state = self._chats.get(chat_id)
+        if state is None:
+            return 0.0
+        return max(0.0, state.next_at - self._clock())

@@ -1,0 +1,287 @@
+"""The live reply: a message edited while the answer streams, continued in new messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from telegram import Bot, MessageEntity, ReplyParameters
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from handlers.formatting import Rendered, render_markdown, split_markdown
+from handlers.pacer import Pacer
+
+log = logging.getLogger(__name__)
+
+MAX_FINAL_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a reply goes: the chat, its topic, and the message it answers."""
+
+    chat_id: int
+    is_group: bool
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+@dataclass
+class _SentPiece:
+    message_id: int
+    shown: Rendered
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _to_entities(rendered: Rendered) -> list[MessageEntity] | None:
+    if not rendered.entities:
+        return None
+    result = []
+    for entity in rendered.entity_dicts():
+        result.append(
+            MessageEntity(
+                type=entity["type"],
+                offset=entity["offset"],
+                length=entity["length"],
+                url=entity.get("url"),
+                language=entity.get("language"),
+                custom_emoji_id=entity.get("custom_emoji_id"),
+            )
+        )
+    return result
+
+
+class LiveReply:
+    """Shows a growing answer in Telegram without tripping flood control.
+
+    Text arrives through `text()` (sync, cheap); a background task wakes up,
+    waits for the pacer, and sends the freshest state: the first piece as a
+    new message, later states as edits, pieces past Telegram's limit as new
+    messages. `finish()` delivers the final state, waiting out 429s.
+    """
+
+    def __init__(self, bot: Bot, pacer: Pacer, target: ReplyTarget) -> None:
+        self._bot = bot
+        self._pacer = pacer
+        self._target = target
+        self._answer: list[str] = []
+        self._answer_len = 0
+        self._status: str | None = None
+        self._footer: str | None = None
+        self._sent: list[_SentPiece] = []
+        self._render_cache: dict[str, Rendered] = {}
+        self._dirty = asyncio.Event()
+        self._final = False
+        self._task: asyncio.Task[None] | None = None
+        self._broken = False
+        self.first_visible_at: float | None = None
+        self.calls = 0
+        self.retries_after = 0
+
+    # -- the sink a turn writes to ---------------------------------------------------------
+
+    def text(self, delta: str) -> None:
+        """Append answer text."""
+        if not delta:
+            return
+        self._answer.append(delta)
+        self._answer_len += len(delta)
+        self._status = None
+        self._wake()
+
+    def status(self, label: str) -> None:
+        """Show what the bot is doing until more answer text arrives."""
+        self._status = label
+        self._wake()
+
+    @property
+    def has_text(self) -> bool:
+        """Whether any answer text arrived."""
+        return self._answer_len > 0
+
+    @property
+    def message_ids(self) -> list[int]:
+        """The ids of the messages this reply consists of."""
+        return [p.message_id for p in self._sent]
+
+    def _wake(self) -> None:
+        self._dirty.set()
+        if self._task is None and not self._broken:
+            self._task = asyncio.create_task(self._run())
+
+    # -- ending ----------------------------------------------------------------------------
+
+    async def finish(self, text: str | None = None, footer: str | None = None) -> None:
+        """Deliver the final state: `text` replaces the streamed answer when given."""
+        if text is not None:
+            self._answer = [text]
+            self._answer_len = len(text)
+        self._status = None
+        self._footer = footer
+        self._final = True
+        self._wake()
+        if self._task is not None:
+            await self._task
+
+    async def close(self) -> None:
+        """Stop the background task without delivering (used on cancellation)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # -- what is shown ---------------------------------------------------------------------
+
+    def _markdown(self) -> str:
+        answer = "".join(self._answer)
+        if len(self._answer) > 64:
+            self._answer = [answer]
+        answer = answer.strip()
+        parts = [answer] if answer else []
+        if self._status:
+            parts.append(f"_{self._status}_" if answer else self._status)
+        if self._footer:
+            parts.append(f"_{self._footer}_")
+        return "\n\n".join(parts)
+
+    def _render(self, piece: str) -> Rendered:
+        cached = self._render_cache.get(piece)
+        if cached is None:
+            cached = render_markdown(piece)
+            if len(self._render_cache) > 64:
+                self._render_cache.clear()
+            self._render_cache[piece] = cached
+        return cached
+
+    def _next_change(self) -> tuple[int, Rendered] | None:
+        """The first piece whose shown state differs from what it should be now."""
+        markdown = self._markdown()
+        if not markdown:
+            return None
+        pieces = split_markdown(markdown)
+        for index, piece in enumerate(pieces):
+            rendered = self._render(piece)
+            if index >= len(self._sent) or self._sent[index].shown != rendered:
+                return index, rendered
+        return None
+
+    # -- the background task ---------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._dirty.wait()
+                self._dirty.clear()
+                final = self._final
+                await self._deliver(final)
+                if final:
+                    return
+                if self._final:
+                    self._dirty.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live reply failed in chat %s", self._target.chat_id)
+            self._broken = True
+
+    async def _deliver(self, final: bool) -> None:
+        attempts = 0
+        while True:
+            change = self._next_change()
+            if change is None:
+                return
+            index, _ = change
+            new_message = index >= len(self._sent)
+            urgent = final or new_message or index < len(self._sent) - 1
+            await self._pacer.acquire(self._target.chat_id, self._target.is_group, urgent)
+            change = self._next_change()
+            if change is None:
+                return
+            index, rendered = change
+            try:
+                await self._apply(index, rendered)
+                attempts = 0
+            except RetryAfter as exc:
+                self.retries_after += 1
+                wait = _seconds(exc.retry_after)
+                log.warning("429 in chat %s: waiting %.0fs", self._target.chat_id, wait)
+                self._pacer.penalize(self._target.chat_id, wait)
+            except (TimedOut, NetworkError) as exc:
+                if isinstance(exc, BadRequest):
+                    raise
+                attempts += 1
+                if not final or attempts >= MAX_FINAL_ATTEMPTS:
+                    log.warning("telegram network error in chat %s: %r", self._target.chat_id, exc)
+                    if final:
+                        return
+                    self._dirty.set()
+                    return
+                await asyncio.sleep(min(2**attempts * 0.25, 5))
+            if not final and self._dirty.is_set():
+                return
+
+    async def _apply(self, index: int, rendered: Rendered) -> None:
+        try:
+            await self._send_or_edit(index, rendered)
+        except BadRequest as exc:
+            message = exc.message.lower()
+            if "not modified" in message:
+                self._sent[index].shown = rendered
+            elif "parse entities" in message or "entity" in message:
+                log.warning("telegram rejected entities (%s); sending plain text", exc.message)
+                await self._send_or_edit(index, rendered.plain(), shown=rendered)
+            elif "message to edit not found" in message and index < len(self._sent):
+                self._sent[index] = _SentPiece(await self._send_new(rendered), rendered)
+            else:
+                raise
+
+    async def _send_or_edit(
+        self, index: int, rendered: Rendered, shown: Rendered | None = None
+    ) -> None:
+        if index < len(self._sent):
+            self.calls += 1
+            await self._bot.edit_message_text(
+                chat_id=self._target.chat_id,
+                message_id=self._sent[index].message_id,
+                text=rendered.text,
+                entities=_to_entities(rendered),
+            )
+            self._sent[index].shown = shown or rendered
+        else:
+            message_id = await self._send_new(rendered, reply=not self._sent)
+            self._sent.append(_SentPiece(message_id, shown or rendered))
+        if self.first_visible_at is None and self.has_text:
+            self.first_visible_at = time.monotonic()
+
+    async def _send_new(self, rendered: Rendered, reply: bool = False) -> int:
+        self.calls += 1
+        target = self._target
+        reply_parameters = None
+        if reply and target.reply_to is not None:
+            reply_parameters = ReplyParameters(
+                message_id=target.reply_to, allow_sending_without_reply=True
+            )
+        message = await self._bot.send_message(
+            chat_id=target.chat_id,
+            text=rendered.text,
+            entities=_to_entities(rendered),
+            message_thread_id=target.thread_id,
+            reply_parameters=reply_parameters,
+        )
+        return message.message_id
+
+
+async def send_text(bot: Bot, pacer: Pacer, target: ReplyTarget, text: str) -> None:
+    """Send a short plain message through the same pacing as live replies."""
+    reply = LiveReply(bot, pacer, target)
+    await reply.finish(text)
+
+
+__all__ = ["Forbidden", "LiveReply", "ReplyTarget", "send_text"]

@@ -1,0 +1,59 @@
+"""The store interface the rest of the bot talks to."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+
+
+class Store(Protocol):
+    """Persistence for conversations, messages, per-chat settings and usage."""
+
+    async def active_conversation(self, key: ChatKey) -> int:
+        """The id of the key's current conversation, created when there is none."""
+        ...
+
+    async def new_conversation(self, key: ChatKey) -> int:
+        """Archive the key's current conversation and start a fresh one."""
+        ...
+
+    async def add_message(self, conversation_id: int, message: MessageRecord) -> int:
+        """Append a message; returns its id."""
+        ...
+
+    async def add_messages(self, conversation_id: int, messages: list[MessageRecord]) -> None:
+        """Append several messages in one transaction, in order."""
+        ...
+
+    async def update_message(
+        self, message_id: int, content: str, tokens: int, status: Status
+    ) -> None:
+        """Replace a message's content and status."""
+        ...
+
+    async def recent_messages(
+        self, conversation_id: int, token_budget: int, max_messages: int
+    ) -> list[MessageRecord]:
+        """The newest messages whose tokens fit the budget, oldest first."""
+        ...
+
+    async def count_messages(self, conversation_id: int) -> int:
+        """How many messages the conversation holds."""
+        ...
+
+    async def get_setting(self, key: ChatKey, name: str) -> str | None:
+        """A per-chat setting, or None."""
+        ...
+
+    async def set_setting(self, key: ChatKey, name: str, value: str | None) -> None:
+        """Set (or with None, clear) a per-chat setting."""
+        ...
+
+    async def record_usage(self, usage: UsageRecord) -> None:
+        """Record the tokens of one model call."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection."""
+        ...

@@ -1,0 +1,271 @@
+"""The SQLite store (aiosqlite, WAL mode, versioned schema)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import MIGRATIONS
+from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+
+_COLUMNS = (
+    "id, role, content, parts, sender, tool_calls, tool_call_id, kind, status, tokens, meta, "
+    "created_at"
+)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _ensure_parent(path: str) -> None:
+    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _row_to_record(row: aiosqlite.Row) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"],
+        role=row["role"],
+        content=row["content"],
+        parts=_load(row["parts"]),
+        sender=row["sender"],
+        tool_calls=_load(row["tool_calls"]),
+        tool_call_id=row["tool_call_id"],
+        kind=row["kind"],
+        status=row["status"],
+        tokens=row["tokens"],
+        meta=_load(row["meta"]) or {},
+        created_at=row["created_at"],
+    )
+
+
+class SQLiteStore:
+    """Store backed by one aiosqlite connection; writes are serialised by a lock."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._write_lock = asyncio.Lock()
+        self._active: dict[ChatKey, int] = {}
+
+    @classmethod
+    async def open(cls, path: str) -> SQLiteStore:
+        """Open (creating when needed) the database at `path` and migrate it."""
+        if path != ":memory:":
+            await asyncio.to_thread(_ensure_parent, path)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        current = (row[0] if row else None) or 0
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            statements = [s.strip() for s in script.split(";") if s.strip()]
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in statements:
+                    await self._db.execute(statement)
+                await self._db.execute(
+                    "INSERT INTO schema_version (version) VALUES (?)", (version,)
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        """The version of the schema in the database."""
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def active_conversation(self, key: ChatKey) -> int:
+        """The id of the key's current conversation, created when there is none."""
+        cached = self._active.get(key)
+        if cached is not None:
+            return cached
+        async with self._write_lock:
+            sql = (
+                "SELECT id FROM conversations WHERE chat_id = ? AND thread_id = ? "
+                "AND archived_at IS NULL ORDER BY id DESC LIMIT 1"
+            )
+            async with self._db.execute(sql, (key.chat_id, key.thread_id)) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                conversation_id = int(row[0])
+            else:
+                cur = await self._db.execute(
+                    "INSERT INTO conversations (chat_id, thread_id, created_at) VALUES (?, ?, ?)",
+                    (key.chat_id, key.thread_id, time.time()),
+                )
+                conversation_id = int(cur.lastrowid or 0)
+            self._active[key] = conversation_id
+            return conversation_id
+
+    async def new_conversation(self, key: ChatKey) -> int:
+        """Archive the key's current conversation and start a fresh one."""
+        async with self._write_lock:
+            now = time.time()
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute(
+                    "UPDATE conversations SET archived_at = ? "
+                    "WHERE chat_id = ? AND thread_id = ? AND archived_at IS NULL",
+                    (now, key.chat_id, key.thread_id),
+                )
+                cur = await self._db.execute(
+                    "INSERT INTO conversations (chat_id, thread_id, created_at) VALUES (?, ?, ?)",
+                    (key.chat_id, key.thread_id, now),
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            conversation_id = int(cur.lastrowid or 0)
+            self._active[key] = conversation_id
+            return conversation_id
+
+    async def add_message(self, conversation_id: int, message: MessageRecord) -> int:
+        """Append a message; returns its id."""
+        async with self._write_lock:
+            return await self._insert(conversation_id, message)
+
+    async def add_messages(self, conversation_id: int, messages: list[MessageRecord]) -> None:
+        """Append several messages in one transaction, in order."""
+        if not messages:
+            return
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for message in messages:
+                    await self._insert(conversation_id, message)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
+        created = m.created_at or time.time()
+        cur = await self._db.execute(
+            "INSERT INTO messages (conversation_id, role, content, parts, sender, tool_calls, "
+            "tool_call_id, kind, status, tokens, meta, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                m.role,
+                m.content,
+                _dump(m.parts),
+                m.sender,
+                _dump(m.tool_calls),
+                m.tool_call_id,
+                m.kind,
+                m.status,
+                m.tokens,
+                _dump(m.meta) if m.meta else None,
+                created,
+            ),
+        )
+        m.id = int(cur.lastrowid or 0)
+        m.created_at = created
+        return m.id
+
+    async def update_message(
+        self, message_id: int, content: str, tokens: int, status: Status
+    ) -> None:
+        """Replace a message's content and status."""
+        async with self._write_lock:
+            await self._db.execute(
+                "UPDATE messages SET content = ?, tokens = ?, status = ? WHERE id = ?",
+                (content, tokens, status, message_id),
+            )
+
+    async def recent_messages(
+        self, conversation_id: int, token_budget: int, max_messages: int
+    ) -> list[MessageRecord]:
+        """The newest messages whose tokens fit the budget, oldest first.
+
+        The query walks the (conversation_id, id) index backwards and stops after
+        `max_messages` rows, so its cost does not grow with the conversation.
+        """
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?"
+        picked: list[MessageRecord] = []
+        used = 0
+        async with self._db.execute(sql, (conversation_id, max_messages)) as cur:
+            async for row in cur:
+                tokens = int(row["tokens"])
+                if picked and used + tokens > token_budget:
+                    break
+                picked.append(_row_to_record(row))
+                used += tokens
+        picked.reverse()
+        return picked
+
+    async def count_messages(self, conversation_id: int) -> int:
+        """How many messages the conversation holds."""
+        sql = "SELECT COUNT(*) FROM messages WHERE conversation_id = ?"
+        async with self._db.execute(sql, (conversation_id,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def get_setting(self, key: ChatKey, name: str) -> str | None:
+        """A per-chat setting, or None."""
+        sql = "SELECT value FROM chat_settings WHERE chat_id = ? AND thread_id = ? AND name = ?"
+        async with self._db.execute(sql, (key.chat_id, key.thread_id, name)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_setting(self, key: ChatKey, name: str, value: str | None) -> None:
+        """Set (or with None, clear) a per-chat setting."""
+        async with self._write_lock:
+            if value is None:
+                await self._db.execute(
+                    "DELETE FROM chat_settings WHERE chat_id = ? AND thread_id = ? AND name = ?",
+                    (key.chat_id, key.thread_id, name),
+                )
+            else:
+                await self._db.execute(
+                    "INSERT INTO chat_settings (chat_id, thread_id, name, value) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id, thread_id, name) "
+                    "DO UPDATE SET value = excluded.value",
+                    (key.chat_id, key.thread_id, name, value),
+                )
+
+    async def record_usage(self, usage: UsageRecord) -> None:
+        """Record the tokens of one model call."""
+        async with self._write_lock:
+            await self._db.execute(
+                "INSERT INTO usage (conversation_id, chat_id, user_id, model, prompt_tokens, "
+                "completion_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    usage.conversation_id,
+                    usage.chat_id,
+                    usage.user_id,
+                    usage.model,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    time.time(),
+                ),
+            )
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._db.close()
