@@ -211,10 +211,15 @@ class LLMClient:
             params[name] = self._options.max_output_tokens
         if self._options.temperature is not None:
             params["temperature"] = self._options.temperature
-        for name in self._dropped_params:
+        dropped = self._dropped_params
+        for name in dropped:
             params.pop(name, None)
-        if "max_tokens" in self._dropped_params and self._options.max_output_tokens:
-            params["max_completion_tokens"] = self._options.max_output_tokens
+        limit = self._options.max_output_tokens
+        if limit and not {"max_tokens", "max_completion_tokens"} <= dropped:
+            if "max_tokens" in dropped:
+                params["max_completion_tokens"] = limit
+            elif "max_completion_tokens" in dropped:
+                params["max_tokens"] = limit
         return params
 
     async def stream(

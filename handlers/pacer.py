@@ -54,7 +54,7 @@ class GlobalBucket:
     async def acquire(self, urgent: bool) -> None:
         """Take one token, waiting for it when the bucket is empty."""
         self._refill()
-        if not self._waiters and self._tokens >= 1:
+        if not self._waiters and self._tokens >= 1 - 1e-9:
             self._tokens -= 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -66,8 +66,8 @@ class GlobalBucket:
     async def _dispatch(self) -> None:
         while self._waiters:
             self._refill()
-            if self._tokens < 1:
-                await self._sleep((1 - self._tokens) / self._rate)
+            if self._tokens < 1 - 1e-9:
+                await self._sleep(max((1 - self._tokens) / self._rate, 0.001))
                 continue
             _, _, future = heapq.heappop(self._waiters)
             if future.done():

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 
 from bot.settings import Settings
+from bot.tools import search, weather
+from bot.tools.context import ToolContext
 from bot.tools.registry import Tool, ToolRegistry
 
-__all__ = ["Tool", "ToolRegistry", "build_tools"]
+__all__ = ["AVAILABLE_TOOLS", "Tool", "ToolContext", "ToolRegistry", "build_tools"]
+
+log = logging.getLogger(__name__)
+
+# The one place tools are registered: the names TOOLS may switch on.
+AVAILABLE_TOOLS: dict[str, Tool] = {
+    "weather": weather.TOOL,
+    "search": search.TOOL,
+}
 
 
 def build_tools(settings: Settings, http: httpx.AsyncClient) -> ToolRegistry:
-    """The registry of the tools TOOLS switches on."""
-    available: dict[str, Tool] = {}
-    enabled = [available[name] for name in settings.tools if name in available]
-    return ToolRegistry(enabled, context=None, timeout=settings.tool_timeout)
+    """The registry of the tools TOOLS switches on, in TOOLS order, bound to their context."""
+    enabled: list[Tool] = []
+    for name in settings.tools:
+        tool = AVAILABLE_TOOLS.get(name.strip().lower())
+        if tool is None:
+            log.warning(
+                "TOOLS names an unknown tool '%s' (known: %s); ignoring it",
+                name,
+                ", ".join(AVAILABLE_TOOLS),
+            )
+        elif tool not in enabled:
+            enabled.append(tool)
+    context = ToolContext.from_settings(settings, http)
+    return ToolRegistry(enabled, context=context, timeout=settings.tool_timeout)

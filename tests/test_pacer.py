@@ -1,0 +1,90 @@
+"""The pacer's decisions, on a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from handlers.pacer import Pacer
+
+
+class VirtualClock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+def make(clock: VirtualClock, **kw: float) -> Pacer:
+    args = dict(private_interval=1.0, group_interval=3.0, global_rate=30.0, group_per_minute=20)
+    args.update(kw)
+    return Pacer(clock=clock, sleep=clock.sleep, **args)  # type: ignore[arg-type]
+
+
+async def test_first_call_is_immediate_then_one_per_interval() -> None:
+    clock = VirtualClock()
+    pacer = make(clock)
+    times = []
+    for _ in range(4):
+        await pacer.acquire(1, is_group=False, urgent=False)
+        times.append(clock.now)
+    assert times == [0.0, 1.0, 2.0, 3.0]
+
+
+async def test_group_interval_and_rolling_minute() -> None:
+    clock = VirtualClock()
+    pacer = make(clock, group_interval=0.5, group_per_minute=20)
+    times = []
+    for _ in range(25):
+        await pacer.acquire(-100, is_group=True, urgent=True)
+        times.append(clock.now)
+    for i in range(len(times)):
+        in_window = [t for t in times if times[i] - 60 < t <= times[i]]
+        assert len(in_window) <= 20
+
+
+async def test_routine_edits_leave_room_for_urgent_messages_in_groups() -> None:
+    clock = VirtualClock()
+    pacer = make(clock, group_interval=0.1, group_per_minute=20)
+    for _ in range(18):
+        await pacer.acquire(-5, is_group=True, urgent=False)
+    start = clock.now
+    await pacer.acquire(-5, is_group=True, urgent=True)
+    assert clock.now - start < 1.0  # the reserve is there for the final text
+    routine_start = clock.now
+    await pacer.acquire(-5, is_group=True, urgent=False)
+    assert clock.now - routine_start > 30  # routine edits wait for the window
+
+
+async def test_penalty_delays_only_that_chat() -> None:
+    clock = VirtualClock()
+    pacer = make(clock)
+    await pacer.acquire(1, is_group=False, urgent=True)
+    pacer.penalize(1, 7)
+    await pacer.acquire(2, is_group=False, urgent=True)
+    assert clock.now < 1
+    await pacer.acquire(1, is_group=False, urgent=True)
+    assert clock.now >= 7
+
+
+async def test_global_budget_spreads_many_chats_and_serves_urgent_first() -> None:
+    clock = VirtualClock()
+    pacer = make(clock, global_rate=10.0)
+    order: list[str] = []
+
+    async def one(chat: int, urgent: bool) -> None:
+        await pacer.acquire(chat, is_group=False, urgent=urgent)
+        order.append("urgent" if urgent else "routine")
+
+    tasks = [one(i, urgent=False) for i in range(20)] + [one(100 + i, True) for i in range(5)]
+    await asyncio.gather(*tasks)
+    assert clock.now >= (25 - 9) / 9 - 0.01  # 90 % of 10/s after a burst of 9
+    # urgent ones that had to wait were served before the routine ones still waiting
+    assert order[-1] == "routine"
+    assert order.index("urgent") < 15
