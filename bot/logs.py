@@ -36,6 +36,10 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "openai", "aiosqlite", "telegram.ext.ExtBot"):
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Raise the level of loggers that print request URLs (Bot API URLs contain the token)."""
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "aiosqlite", "telegram.ext.ExtBot"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -877,13 +877,19 @@ class FakeTelegram:
         audio: str | JSON | None = None,
         document: str | JSON | None = None,
         media_group_id: str | None = None,
+        language_code: str = "en",
     ) -> JSON:
         """Queue a message from a user as an Update; returns the Message object."""
         self.add_chat(
             chat_id, chat_type, title=chat_title, first_name=first_name, is_forum=is_forum
         )
         uid = user_id if user_id is not None else chat_id if chat_type == "private" else 1001
-        user: JSON = {"id": uid, "is_bot": False, "first_name": first_name, "language_code": "en"}
+        user: JSON = {
+            "id": uid,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
         if username:
             user["username"] = username
         self.users[uid] = user

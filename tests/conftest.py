@@ -1,0 +1,142 @@
+"""Fixtures: fake Telegram and provider servers on 127.0.0.1, and the real bot against them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import BotRuntime
+from bot.logs import RedactingFormatter, quiet_libraries
+from bot.settings import Settings
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.telegram import FakeTelegram
+
+TOKEN = "123456789:AAE-test-token-SECRET_abcdefghijklmnop"
+API_KEY = "sk-test-provider-key-SECRET-0123456789"
+MODEL = "gpt-4o-mini"
+USER = 4242
+
+
+def make_settings(telegram: FakeTelegram, provider: FakeOpenAI, db: Path, **overrides: Any) -> Settings:
+    """Settings pointing the bot at the fakes, with test-friendly timings."""
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_url": telegram.base_url,
+        "openai_api_key": API_KEY,
+        "openai_base_url": provider.base_url,
+        "openai_model": MODEL,
+        "database_url": f"sqlite:///{db}",
+        "allowed_user_ids": "*",
+        "edit_interval_private": 0.25,
+        "edit_interval_group": 0.5,
+        "polling_timeout": 1,
+        "stream_stall_timeout": 2.0,
+        "max_retry_wait": 5.0,
+        "tools": "",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass
+class Harness:
+    """A running bot with its fakes; `restart()` keeps the same database."""
+
+    telegram: FakeTelegram
+    provider: FakeOpenAI
+    db: Path
+    overrides: dict[str, Any]
+    runtime: BotRuntime | None = None
+    log_lines: list[str] = field(default_factory=list)
+
+    async def start(self, **overrides: Any) -> BotRuntime:
+        """Start the bot (again), optionally with other settings."""
+        self.overrides.update(overrides)
+        settings = make_settings(self.telegram, self.provider, self.db, **self.overrides)
+        self.runtime = BotRuntime(settings)
+        await self.runtime.start()
+        return self.runtime
+
+    async def stop(self) -> None:
+        """Stop the bot if it runs."""
+        if self.runtime is not None:
+            await self.runtime.stop()
+            self.runtime = None
+
+    async def restart(self, **overrides: Any) -> BotRuntime:
+        """Stop and start with the same database."""
+        await self.stop()
+        return await self.start(**overrides)
+
+    def say(self, text: str, chat_id: int = USER, **kw: Any) -> dict[str, Any]:
+        """A user sends a message."""
+        return self.telegram.user_message(chat_id, text, **kw)
+
+    async def answer(self, chat_id: int = USER, count: int = 1, timeout: float = 10.0) -> list[str]:
+        """Wait until `count` turns are answered in the chat and it goes quiet; the bot's texts."""
+        await self.telegram.wait_for(
+            lambda: len(self.telegram.bot_messages(chat_id)) >= count, timeout=timeout
+        )
+        await self.telegram.wait_idle(chat_id, quiet=0.6, timeout=timeout)
+        return [m.text or "" for m in self.telegram.bot_messages(chat_id)]
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str], secrets: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+        self.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
+        self.raw = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Keep the unredacted text: tests check that nothing secret was logged at all.
+        try:
+            self.sink.append(self.raw.format(record))
+        except Exception:  # pragma: no cover
+            self.sink.append(record.getMessage())
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API server with real flood limits."""
+    fake = FakeTelegram(TOKEN, private_rate=5.0, private_burst=3, group_rate=2.5)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeOpenAI]:
+    """A fake OpenAI-compatible provider."""
+    fake = FakeOpenAI(api_key=API_KEY, models=(MODEL, "gpt-4.1", "deepseek-chat"))
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def harness(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    """The real Application running against both fakes."""
+    h = Harness(telegram, provider, tmp_path / "bot.db", {})
+    handler = _ListHandler(h.log_lines, [TOKEN, API_KEY])
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.INFO)
+    quiet_libraries()
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.stop()
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        assert telegram.spec_violations == [], telegram.spec_violations
+        assert provider.spec_violations == [], provider.spec_violations
