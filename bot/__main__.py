@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pydantic import ValidationError
@@ -13,6 +14,7 @@ from bot.settings import Settings
 
 def main(argv: list[str]) -> int:
     """Dispatch the command line."""
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     if argv and argv[0] == "check":
         from bot.check import main as check_main
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from bot.logs import RedactingFormatter, quiet_libraries
 from bot.settings import Settings
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 TOKEN = "123456789:AAE-test-token-SECRET_abcdefghijklmnop"
 API_KEY = "sk-test-provider-key-SECRET-0123456789"
@@ -77,12 +80,30 @@ class Harness:
         """A user sends a message."""
         return self.telegram.user_message(chat_id, text, **kw)
 
-    async def answer(self, chat_id: int = USER, count: int = 1, timeout: float = 10.0) -> list[str]:
-        """Wait until `count` turns are answered in the chat and it goes quiet; the bot's texts."""
+    def turns_done(self, chat_id: int) -> int:
+        """How many turns in this chat have ended (the bot logs one line per turn)."""
+        marker = f"turn chat={chat_id} "
+        return sum(1 for line in self.log_lines if marker in line)
+
+    async def answer(
+        self, chat_id: int = USER, count: int = 1, timeout: float = 10.0, turns: int | None = None
+    ) -> list[str]:
+        """Wait until the chat has `count` bot messages and `turns` finished turns; the texts."""
         await self.telegram.wait_for(
             lambda: len(self.telegram.bot_messages(chat_id)) >= count, timeout=timeout
         )
-        await self.telegram.wait_idle(chat_id, quiet=0.6, timeout=timeout)
+        if turns is None:
+            turns = 1
+        await self.telegram.wait_for(lambda: self.turns_done(chat_id) >= turns, timeout=timeout)
+        await self.telegram.wait_idle(chat_id, quiet=0.1, timeout=timeout)
+        return [m.text or "" for m in self.telegram.bot_messages(chat_id)]
+
+    async def notice(self, chat_id: int = USER, count: int = 1, timeout: float = 10.0) -> list[str]:
+        """Wait for `count` bot messages that are not turns (notices, command answers)."""
+        await self.telegram.wait_for(
+            lambda: len(self.telegram.bot_messages(chat_id)) >= count, timeout=timeout
+        )
+        await self.telegram.wait_idle(chat_id, quiet=0.3, timeout=timeout)
         return [m.text or "" for m in self.telegram.bot_messages(chat_id)]
 
 
