@@ -130,7 +130,7 @@ class ConversationEngine:
 
     async def _build_messages(
         self, conversation_id: int, budget: int, with_names: bool
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], list[MessageRecord]]:
         system_tokens = estimate_tokens(self._config.system_prompt)
         history = await self._store.recent_messages(
             conversation_id, max(budget - system_tokens, 1), self._config.history_max_messages
@@ -138,7 +138,7 @@ class ConversationEngine:
         history = trim_to_valid_start(history)
         messages = [{"role": "system", "content": self._config.system_prompt}]
         messages.extend(_to_api(r, with_names) for r in history)
-        return messages, len(history)
+        return messages, history
 
     async def run_turn(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
         """Run one turn to its end; errors come back in the outcome, never raised."""
@@ -164,9 +164,8 @@ class ConversationEngine:
         shrunk = False
         round_no = 0
         try:
-            messages, outcome.history_messages = await self._build_messages(
-                conversation_id, budget, with_names
-            )
+            messages, window = await self._build_messages(conversation_id, budget, with_names)
+            outcome.history_messages = len(window)
             while True:
                 round_no += 1
                 last_round = round_no > self._config.max_tool_rounds
@@ -185,11 +184,13 @@ class ConversationEngine:
                     if shrunk or answer:
                         raise
                     shrunk = True
-                    budget = max(budget // 2, 200)
+                    used = sum(r.tokens for r in window)
+                    budget = max(min(budget, used) // 2, 200)
                     log.info("context too long; retrying with a %d-token window", budget)
-                    messages, outcome.history_messages = await self._build_messages(
+                    messages, window = await self._build_messages(
                         conversation_id, budget, with_names
                     )
+                    outcome.history_messages = len(window)
                     round_no -= 1
                     continue
                 except ToolsUnsupportedError:

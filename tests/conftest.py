@@ -25,7 +25,9 @@ MODEL = "gpt-4o-mini"
 USER = 4242
 
 
-def make_settings(telegram: FakeTelegram, provider: FakeOpenAI, db: Path, **overrides: Any) -> Settings:
+def make_settings(
+    telegram: FakeTelegram, provider: FakeOpenAI, db: Path, **overrides: Any
+) -> Settings:
     """Settings pointing the bot at the fakes, with test-friendly timings."""
     values: dict[str, Any] = {
         "telegram_bot_token": TOKEN,

@@ -44,7 +44,13 @@ async def test_edits_are_paced_by_time_and_never_rejected(harness: Harness) -> N
 
 async def test_markdown_becomes_entities_computed_from_the_whole_text(harness: Harness) -> None:
     harness.provider.script(
-        Texts(["Use **bo", "ld** and `co", "de`:\n\n```python\nprint(1)\n```\n\n- a [link](https://e.org)"])
+        Texts(
+            [
+                "Use **bo",
+                "ld** and `co",
+                "de`:\n\n```python\nprint(1)\n```\n\n- a [link](https://e.org)",
+            ]
+        )
     )
     harness.say("format")
     await harness.answer()
@@ -128,7 +134,9 @@ async def test_reasoning_is_not_mixed_into_the_answer(harness: Harness) -> None:
 
 
 async def test_gateway_comments_and_missing_finish_reason_end_cleanly(harness: Harness) -> None:
-    harness.provider.script(Comment(), Text("Fine "), Comment(), Text("answer."), EndWithoutFinish())
+    harness.provider.script(
+        Comment(), Text("Fine "), Comment(), Text("answer."), EndWithoutFinish()
+    )
     harness.say("x")
     texts = await harness.answer()
     assert texts == ["Fine answer."]
