@@ -49,6 +49,8 @@ def _parse_names(value: object) -> tuple[str, ...]:
         return ()
     if isinstance(value, (list, tuple, set, frozenset)):
         return tuple(str(v).strip() for v in value if str(v).strip())
+    if str(value).strip().lower() == "none":
+        return ()
     return tuple(p.strip() for p in str(value).split(",") if p.strip())
 
 
@@ -56,7 +58,11 @@ class Settings(BaseSettings):
     """The bot's configuration; names match DESIGN.md's contract."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     # Telegram

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from tests.conftest import USER, Harness
 from tests.fakes.openai import Comment, EndWithoutFinish, Reasoning, Text, Texts
 
@@ -26,7 +28,7 @@ async def test_typing_shows_at_once_and_reply_grows_by_edits(harness: Harness) -
     history = harness.telegram.bot_messages(USER)[0].history
     assert len(history) >= 3, "the reply should be edited while the answer streams"
     versions = [text or "" for text, _ in history]
-    for earlier, later in zip(versions, versions[1:], strict=False):
+    for earlier, later in pairwise(versions):
         assert later.startswith(earlier.rstrip()[: len(earlier) - 8])
         assert later != earlier, "never an edit with unchanged text"
 
@@ -36,7 +38,7 @@ async def test_edits_are_paced_by_time_and_never_rejected(harness: Harness) -> N
     harness.say("go")
     await harness.answer()
     calls = _stream_calls(harness)
-    gaps = [b.time - a.time for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b.time - a.time for a, b in pairwise(calls)]
     assert gaps and min(gaps) >= 0.25 * 0.9
     assert all(c.error is None for c in harness.telegram.calls)
     assert harness.telegram.rate_limited == []

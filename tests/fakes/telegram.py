@@ -983,7 +983,7 @@ class FakeTelegram:
         """Commands the bot set for a scope and language."""
         return self.commands.get(self._commands_key(scope, language_code), [])
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Poll until predicate() is truthy and return its value; TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         while not (value := predicate()):
@@ -996,7 +996,7 @@ class FakeTelegram:
         self,
         chat_id: int,
         quiet: float = 0.3,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> None:
         """Wait until the bot made no call for chat_id during ``quiet`` seconds."""
         start = time.monotonic()
