@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from handlers.formatting import (
     PIECE_LIMIT,
@@ -12,8 +11,9 @@ from handlers.formatting import (
     split_markdown,
     utf16_len,
 )
+from tests.spec_files import spec_path
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "telegram-bot-api.json"
+SPEC = spec_path("telegram-bot-api.json")
 
 
 def test_short_text_is_one_piece() -> None:

@@ -11,14 +11,12 @@ import asyncio
 import base64
 import functools
 import json
-import os
 import secrets
 import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
@@ -26,9 +24,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.spec_files import spec_path
+
 JSON = dict[str, Any]
 
-SPEC_PATH = Path(os.environ.get("OPENAI_OPENAPI_SPEC", "/work/shared/specs/openai-openapi.json"))
+SPEC_PATH = spec_path("openai-openapi.json", "OPENAI_OPENAPI_SPEC")
 AUDIO_FORMATS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "ogg", "wav", "webm")
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 _SPEC_URI = "urn:openai-openapi"

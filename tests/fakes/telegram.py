@@ -1,7 +1,7 @@
 """A fake Telegram Bot API server (aiohttp on 127.0.0.1) for end-to-end tests.
 
 It answers in the real shapes, checks every call against the official method list
-(``/work/shared/specs/telegram-bot-api.json``), enforces Telegram's flood limits and
+(``shared/specs/telegram-bot-api.json``), enforces Telegram's flood limits and
 formatting rules, and lets tests inject user messages and inspect what the bot did.
 """
 
@@ -12,7 +12,6 @@ import contextlib
 import functools
 import json
 import math
-import os
 import re
 import secrets
 import socket
@@ -20,16 +19,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from tests.spec_files import spec_path
+
 JSON = dict[str, Any]
 
-SPEC_PATH = Path(
-    os.environ.get("TELEGRAM_BOT_API_SPEC", "/work/shared/specs/telegram-bot-api.json")
-)
+SPEC_PATH = spec_path("telegram-bot-api.json", "TELEGRAM_BOT_API_SPEC")
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_DOWNLOAD = 20 * 1024 * 1024
