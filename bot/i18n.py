@@ -31,6 +31,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/ask <question> – ask me (in groups)\n"
             "/new – start a fresh conversation (alias /reset)\n"
             "/model – show or change the model\n"
+            "/answerall on|off – in a group, answer every message (admins)\n"
             "/help – this list\n\n"
             "I remember this chat's conversation until you start a new one."
         ),
@@ -39,6 +40,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/ask <câu hỏi> – hỏi tôi (trong nhóm)\n"
             "/new – bắt đầu cuộc trò chuyện mới (hoặc /reset)\n"
             "/model – xem hoặc đổi mô hình\n"
+            "/answerall on|off – trong nhóm, trả lời mọi tin nhắn (quản trị viên)\n"
             "/help – danh sách này\n\n"
             "Tôi nhớ cuộc trò chuyện của chat này cho đến khi bạn bắt đầu cuộc mới."
         ),
@@ -47,6 +49,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/ask <问题> – 向我提问（群组中）\n"
             "/new – 开始新对话（别名 /reset）\n"
             "/model – 查看或切换模型\n"
+            "/answerall on|off – 在群组中回复每条消息（管理员）\n"
             "/help – 本列表\n\n"
             "在你开始新对话之前，我会记住本聊天的对话。"
         ),
@@ -60,6 +63,26 @@ _STRINGS: dict[str, dict[str, str]] = {
     },
     "cmd_reset": {"en": "Same as /new", "vi": "Giống /new", "zh": "同 /new"},
     "cmd_ask": {"en": "Ask a question", "vi": "Đặt câu hỏi", "zh": "提问"},
+    "cmd_answerall": {
+        "en": "Group: answer every message (on/off)",
+        "vi": "Nhóm: trả lời mọi tin nhắn (on/off)",
+        "zh": "群组：回复每条消息（on/off）",
+    },
+    "answer_all_on": {
+        "en": "I will answer every message in this group now. /answerall off to stop.",
+        "vi": "Từ giờ tôi sẽ trả lời mọi tin nhắn trong nhóm này. /answerall off để dừng.",
+        "zh": "从现在起我会回复本群的每条消息。使用 /answerall off 停止。",
+    },
+    "answer_all_off": {
+        "en": "I will answer only /ask, mentions of me and replies to my messages here.",
+        "vi": "Tôi sẽ chỉ trả lời /ask, khi được nhắc tên hoặc khi có người trả lời tin nhắn của tôi.",
+        "zh": "我将只回复 /ask、提及我的消息以及对我消息的回复。",
+    },
+    "answer_all_private": {
+        "en": "In private chats I always answer every message.",
+        "vi": "Trong chat riêng tôi luôn trả lời mọi tin nhắn.",
+        "zh": "在私聊中我总是回复每条消息。",
+    },
     "cmd_model": {
         "en": "Show or change the model",
         "vi": "Xem hoặc đổi mô hình",

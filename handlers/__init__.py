@@ -14,9 +14,16 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler(["new", "reset"], commands.new_conversation))
     app.add_handler(CommandHandler("model", commands.model_command))
     app.add_handler(CommandHandler("ask", commands.ask))
+    app.add_handler(CommandHandler("answerall", commands.answer_all))
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
+    )
+    groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
+    app.add_handler(
+        MessageHandler(
+            groups & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, messages.on_group_message
+        )
     )
     app.add_handler(
         MessageHandler(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import BotCommand, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import LANGUAGES, translate
 from handlers.access import Access
 from handlers.context import get_services
-from handlers.messages import access_of, refuse_once
+from handlers.groups import ANSWER_ALL, is_group, may_change_settings, quoted, real_reply
+from handlers.messages import access_of, refuse_once, with_quote
 from handlers.turns import MODEL_SETTING, chat_key, language_of, notify, run_turn
+from storage import ChatKey
 
-COMMANDS = ("start", "help", "new", "reset", "ask", "model")
+COMMANDS = ("start", "help", "new", "reset", "ask", "model", "answerall")
 
 
 def bot_commands(language: str) -> list[BotCommand]:
@@ -70,6 +74,8 @@ async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if message is None or not await _allowed(update, context):
         return
     services = get_services(context)
+    if not await _may_change(update, context):
+        return
     key = chat_key(message)
     # Wait for a running answer in this conversation, so the reset lands after it.
     async with services.queue.take(key):
@@ -99,6 +105,8 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not settings.available_models:
         await notify(services, message, translate(language, "model_fixed", model=current))
         return
+    if not await _may_change(update, context):
+        return
     if wanted not in settings.available_models:
         await notify(
             services, message, translate(language, "model_unknown", model=wanted, models=choices)
@@ -119,9 +127,47 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if access is not Access.ALLOWED:
         await refuse_once(services, message, access)
         return
-    question = " ".join(context.args or []).strip()
+    question = re.sub(r"^/\S+", "", message.text or "", count=1).strip()
     if not question:
-        language = language_of(message.from_user, services.settings.default_language)
-        await notify(services, message, translate(language, "ask_empty"))
+        about = quoted(real_reply(message), services.bot_id)
+        if about is None:
+            language = language_of(message.from_user, services.settings.default_language)
+            await notify(services, message, translate(language, "ask_empty"))
+            return
+        await run_turn(services, message, f"{about}\nWhat about this message?")
         return
-    await run_turn(services, message, question)
+    await run_turn(services, message, with_quote(services, message, question))
+
+
+async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    message = update.effective_message
+    if message is None:
+        return False
+    services = get_services(context)
+    if await may_change_settings(services, message):
+        return True
+    language = language_of(message.from_user, services.settings.default_language)
+    await notify(services, message, translate(language, "admins_only"))
+    return False
+
+
+async def answer_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/answerall on|off: a group answers every message, or only when addressed."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    services = get_services(context)
+    language = language_of(message.from_user, services.settings.default_language)
+    if not is_group(message):
+        await notify(services, message, translate(language, "answer_all_private"))
+        return
+    if not await _may_change(update, context):
+        return
+    wanted = " ".join(context.args or []).strip().lower()
+    key = ChatKey(message.chat.id)
+    current = await services.store.get_setting(key, ANSWER_ALL) == "on"
+    turn_on = {"on": True, "off": False}.get(wanted, not current)
+    await services.store.set_setting(key, ANSWER_ALL, "on" if turn_on else None)
+    await notify(
+        services, message, translate(language, "answer_all_on" if turn_on else "answer_all_off")
+    )

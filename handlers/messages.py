@@ -11,6 +11,15 @@ from telegram.ext import ContextTypes
 from bot.i18n import translate
 from handlers.access import Access, check_access
 from handlers.context import Services, get_services
+from handlers.groups import (
+    answers_all,
+    mentions_bot,
+    message_text,
+    quoted,
+    real_reply,
+    replies_to_bot,
+    strip_mention,
+)
 from handlers.turns import language_of, notify, run_turn
 
 log = logging.getLogger(__name__)
@@ -66,6 +75,36 @@ async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await refuse_once(services, message, access)
         return
     await run_turn(services, message, message.text)
+
+
+def with_quote(services: Services, message: Message, text: str) -> str:
+    """The user's text, preceded by the message it replies to (when that is someone else's)."""
+    replied = real_reply(message)
+    if replied is None or (replied.from_user and replied.from_user.id == services.bot_id):
+        return text
+    context_line = quoted(replied, services.bot_id)
+    return f"{context_line}\n{text}" if context_line else text
+
+
+async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In groups: answer mentions, replies to the bot, and everything when switched on."""
+    message = update.effective_message
+    if message is None:
+        return
+    services = get_services(context)
+    addressed = mentions_bot(message, services.bot_username, services.bot_id) or replies_to_bot(
+        message, services.bot_id
+    )
+    if not addressed and not await answers_all(services, message.chat.id):
+        return
+    access = access_of(services, message)
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return
+    text = strip_mention(message_text(message), services.bot_username)
+    if not text:
+        return
+    await run_turn(services, message, with_quote(services, message, text))
 
 
 async def on_private_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,0 +1,111 @@
+"""Groups: when a message is meant for the bot, who may change settings, and quoted context."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Message, MessageEntity
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+from handlers.access import is_admin
+from handlers.context import Services
+from storage import ChatKey
+
+log = logging.getLogger(__name__)
+
+ANSWER_ALL = "answer_all"
+QUOTE_LIMIT = 3000
+
+
+def is_group(message: Message) -> bool:
+    """Whether the message comes from a group or supergroup."""
+    return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def message_text(message: Message) -> str:
+    """The text or caption of a message."""
+    return message.text or message.caption or ""
+
+
+def mentions_bot(message: Message, username: str, bot_id: int) -> bool:
+    """Whether the text or caption mentions the bot (@username, or a text mention of it)."""
+    if not username:
+        return False
+    wanted = f"@{username}".lower()
+    entities = message.parse_entities() if message.text else message.parse_caption_entities()
+    for entity, value in entities.items():
+        if entity.type == MessageEntity.MENTION and value.lower() == wanted:
+            return True
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot_id:
+            return True
+    return False
+
+
+def real_reply(message: Message) -> Message | None:
+    """The message this one replies to, ignoring the topic-creation "reply" of forum topics."""
+    replied = message.reply_to_message
+    if replied is None:
+        return None
+    if message.is_topic_message and replied.message_id == message.message_thread_id:
+        return None
+    return replied
+
+
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    """Whether the message is a reply to one of the bot's own messages."""
+    replied = real_reply(message)
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+def strip_mention(text: str, username: str) -> str:
+    """The text without the @botname mention."""
+    if username:
+        text = re.sub(rf"@{re.escape(username)}\b", "", text, flags=re.IGNORECASE)
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
+
+
+def quoted(message: Message | None, bot_id: int) -> str | None:
+    """A line that shows the model which message the user refers to."""
+    if message is None:
+        return None
+    text = message_text(message).strip()
+    if not text:
+        return None
+    if len(text) > QUOTE_LIMIT:
+        text = text[:QUOTE_LIMIT] + "…"
+    author = message.from_user
+    if author is not None and author.id == bot_id:
+        who = "you (the assistant)"
+    else:
+        who = (
+            (author.full_name if author else None)
+            or (message.sender_chat.title if message.sender_chat else None)
+            or "someone"
+        )
+    return f'(In reply to {who}: "{text}")'
+
+
+async def answers_all(services: Services, chat_id: int) -> bool:
+    """Whether a group's admins switched it to answer every message."""
+    return await services.store.get_setting(ChatKey(chat_id), ANSWER_ALL) == "on"
+
+
+async def may_change_settings(services: Services, message: Message) -> bool:
+    """Private chats: the user. Groups: the group's Telegram admins and the bot's admins."""
+    if not is_group(message):
+        return True
+    user = message.from_user
+    if is_admin(user.id if user else None, services.settings.admin_user_ids):
+        return True
+    if message.sender_chat is not None and message.sender_chat.id == message.chat.id:
+        return True  # an anonymous group admin
+    if user is None:
+        return False
+    try:
+        member = await message.get_bot().get_chat_member(message.chat.id, user.id)
+    except TelegramError as exc:
+        log.warning("cannot check admin rights in %s: %s", message.chat.id, exc)
+        return False
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
