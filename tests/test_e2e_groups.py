@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tests.conftest import Harness
 from tests.fakes.openai import Text, Texts
 
@@ -164,8 +166,8 @@ async def test_group_pace_is_shared_and_never_exceeded(harness: Harness) -> None
         if c.chat_id == GROUP and c.method in ("sendMessage", "editMessageText")
     ]
     times = [c.time for c in calls]
-    for i, t in enumerate(times):
+    for _i, t in enumerate(times):
         assert sum(1 for u in times if t - 60 < u <= t) <= 20
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 3.0 * 0.9
     assert harness.telegram.rate_limited == []
