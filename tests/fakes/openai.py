@@ -321,6 +321,10 @@ class Recorded:
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, RecordedFile] = field(default_factory=dict)
     time: float = field(default_factory=time.monotonic)
+    # Streamed chat answers only (time.monotonic): when the first non-empty content delta
+    # and the last data chunk (finish or usage chunk, just before [DONE]) were written.
+    first_content_at: float | None = None
+    last_chunk_at: float | None = None
 
 
 def _error_response(error: HttpError) -> web.Response:
@@ -502,7 +506,8 @@ class FakeOpenAI:
     # ---- chat completions
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body = self.requests[-1].json
+        record = self.requests[-1]
+        body = record.json
         if not isinstance(body, dict):
             return _error_response(
                 HttpError(400, "We could not parse the JSON body of your request.")
@@ -531,7 +536,7 @@ class FakeOpenAI:
             else:
                 expanded.append(step)
         if body.get("stream"):
-            return await _ChatStream(self, request, body).run(expanded)
+            return await _ChatStream(self, request, body, record).run(expanded)
         return await self._complete(request, body, expanded)
 
     async def _complete(
@@ -728,8 +733,11 @@ def _usage(usage: Usage) -> JSON:
 class _ChatStream:
     """Writes one streamed chat completion as SSE."""
 
-    def __init__(self, fake: FakeOpenAI, request: web.Request, body: JSON) -> None:
+    def __init__(
+        self, fake: FakeOpenAI, request: web.Request, body: JSON, record: Recorded | None = None
+    ) -> None:
         self.fake, self.request, self.body = fake, request, body
+        self.record = record
         self.id = f"chatcmpl-{secrets.token_hex(12)}"
         self.created = int(time.time())
         options = body.get("stream_options")
@@ -761,6 +769,16 @@ class _ChatStream:
 
     async def _send(self, chunk: JSON) -> None:
         self.fake.emitted_chunks.append(chunk)
+        if self.record is not None:
+            now = time.monotonic()
+            self.record.last_chunk_at = now
+            choices = chunk["choices"]
+            if (
+                self.record.first_content_at is None
+                and choices
+                and choices[0]["delta"].get("content")
+            ):
+                self.record.first_content_at = now
         await self.response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
     async def run(self, steps: list[Step]) -> web.StreamResponse:
