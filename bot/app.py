@@ -12,11 +12,14 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
 from bot.conversation import ConversationEngine, EngineConfig
+from bot.images import ImageClient
 from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.ordering import TurnQueue
 from bot.settings import Settings
+from bot.speech import SpeechClient
 from bot.tools import build_tools
 from handlers import register
+from handlers.albums import AlbumCollector
 from handlers.commands import command_menus
 from handlers.context import SERVICES_KEY, Services
 from handlers.pacer import Pacer
@@ -83,6 +86,24 @@ async def start_services(app: BotApp) -> None:
         max_retry_wait=settings.max_retry_wait,
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
+    closers = [store.close, openai_client.close, http.aclose]
+    speech_client = openai_client
+    speech_key = settings.transcription_api_key.get_secret_value()
+    if settings.transcription_base_url or speech_key:
+        speech_client = build_openai_client(
+            speech_key or settings.openai_api_key.get_secret_value(),
+            settings.transcription_base_url or settings.openai_base_url,
+            settings.request_timeout,
+            settings.request_timeout,
+        )
+        closers.append(speech_client.close)
+    speech = SpeechClient(
+        speech_client,
+        transcription_model=settings.transcription_model,
+        speech_model=settings.tts_model,
+        speech_voice=settings.tts_voice,
+    )
+    images = ImageClient(openai_client, http, model=settings.image_model, size=settings.image_size)
     tools = build_tools(settings, http)
     engine = ConversationEngine(
         store,
@@ -110,10 +131,13 @@ async def start_services(app: BotApp) -> None:
         llm=llm,
         pacer=pacer,
         queue=TurnQueue(),
+        speech=speech,
+        images=images,
+        albums=AlbumCollector(settings.album_wait),
         bot_username=me.username or "",
         bot_id=me.id,
     )
-    app.bot_data[CLOSERS_KEY] = [store.close, openai_client.close, http.aclose]
+    app.bot_data[CLOSERS_KEY] = closers
     for language, menu in command_menus().items():
         try:
             await app.bot.set_my_commands(menu, language_code=language)

@@ -13,6 +13,7 @@ from bot.errors import (
     ProviderError,
     StreamInterruptedError,
     ToolsUnsupportedError,
+    VisionUnsupportedError,
 )
 from bot.llm import LLMClient, ReasoningDelta, StreamEnd, TextDelta, Usage
 from bot.tokens import estimate_message_tokens, estimate_tokens
@@ -78,8 +79,8 @@ class EngineConfig:
     max_tool_rounds: int
 
 
-def _to_api(record: MessageRecord, with_names: bool) -> dict[str, Any]:
-    """A stored message in the Chat Completions request shape."""
+def _to_api(record: MessageRecord, with_names: bool, images: bool = True) -> dict[str, Any]:
+    """A stored message in the Chat Completions request shape (images as text when off)."""
     if record.role == "tool":
         return {
             "role": "tool",
@@ -96,6 +97,9 @@ def _to_api(record: MessageRecord, with_names: bool) -> dict[str, Any]:
     text = record.content
     if with_names and record.sender and record.role == "user":
         text = f"[{record.sender}]: {text}"
+    if record.parts and not images:
+        count = sum(1 for p in record.parts if p.get("type") == "image_url")
+        return {"role": record.role, "content": f"{text}\n[{count} image(s) not shown]".strip()}
     if record.parts:
         content: list[dict[str, Any]] = []
         if text:
@@ -127,9 +131,10 @@ class ConversationEngine:
         self._llm = llm
         self._tools = tools
         self._config = config
+        self._no_vision: set[str] = set()
 
     async def _build_messages(
-        self, conversation_id: int, budget: int, with_names: bool
+        self, conversation_id: int, budget: int, with_names: bool, images: bool = True
     ) -> tuple[list[dict[str, Any]], list[MessageRecord]]:
         system_tokens = estimate_tokens(self._config.system_prompt)
         history = await self._store.recent_messages(
@@ -137,7 +142,7 @@ class ConversationEngine:
         )
         history = trim_to_valid_start(history)
         messages = [{"role": "system", "content": self._config.system_prompt}]
-        messages.extend(_to_api(r, with_names) for r in history)
+        messages.extend(_to_api(r, with_names, images) for r in history)
         return messages, history
 
     async def run_turn(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
@@ -164,7 +169,12 @@ class ConversationEngine:
         shrunk = False
         round_no = 0
         try:
-            messages, window = await self._build_messages(conversation_id, budget, with_names)
+            images = model not in self._no_vision
+            if turn.parts and not images:
+                raise VisionUnsupportedError(f"{model} takes no images")
+            messages, window = await self._build_messages(
+                conversation_id, budget, with_names, images
+            )
             outcome.history_messages = len(window)
             while True:
                 round_no += 1
@@ -188,9 +198,20 @@ class ConversationEngine:
                     budget = max(min(budget, used) // 2, 200)
                     log.info("context too long; retrying with a %d-token window", budget)
                     messages, window = await self._build_messages(
-                        conversation_id, budget, with_names
+                        conversation_id, budget, with_names, images
                     )
                     outcome.history_messages = len(window)
+                    round_no -= 1
+                    continue
+                except VisionUnsupportedError:
+                    self._no_vision.add(model)
+                    if turn.parts or answer or not images:
+                        raise
+                    log.info("%s takes no images; retrying with images left out", model)
+                    images = False
+                    messages, window = await self._build_messages(
+                        conversation_id, budget, with_names, images
+                    )
                     round_no -= 1
                     continue
                 except ToolsUnsupportedError:

@@ -67,6 +67,12 @@ class ToolsUnsupportedError(ProviderError):
     user_key = "error_provider"
 
 
+class VisionUnsupportedError(ProviderError):
+    """The model rejects image input."""
+
+    user_key = "error_vision_unsupported"
+
+
 class BadRequestError(ProviderError):
     """Another 400 from the provider."""
 

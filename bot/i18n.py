@@ -32,6 +32,8 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/new – start a fresh conversation (alias /reset)\n"
             "/model – show or change the model\n"
             "/answerall on|off – in a group, answer every message (admins)\n"
+            "/voice – spoken copies of answers on/off\n"
+            "/image <description> – draw a picture\n"
             "/help – this list\n\n"
             "I remember this chat's conversation until you start a new one."
         ),
@@ -41,6 +43,8 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/new – bắt đầu cuộc trò chuyện mới (hoặc /reset)\n"
             "/model – xem hoặc đổi mô hình\n"
             "/answerall on|off – trong nhóm, trả lời mọi tin nhắn (quản trị viên)\n"
+            "/voice – bật/tắt bản đọc câu trả lời\n"
+            "/image <mô tả> – vẽ một bức ảnh\n"
             "/help – danh sách này\n\n"
             "Tôi nhớ cuộc trò chuyện của chat này cho đến khi bạn bắt đầu cuộc mới."
         ),
@@ -50,6 +54,8 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/new – 开始新对话（别名 /reset）\n"
             "/model – 查看或切换模型\n"
             "/answerall on|off – 在群组中回复每条消息（管理员）\n"
+            "/voice – 开关语音回复\n"
+            "/image <描述> – 生成图片\n"
             "/help – 本列表\n\n"
             "在你开始新对话之前，我会记住本聊天的对话。"
         ),
@@ -271,6 +277,127 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Tôi chưa đọc được loại tin nhắn này. Vui lòng gửi văn bản.",
         "zh": "我暂时无法读取这类消息，请发送文字。",
     },
+    "error_file_too_big": {
+        "en": "This file is too big for me ({size} MB; Telegram lets bots download at most {limit} MB).",
+        "vi": "Tệp quá lớn ({size} MB; Telegram chỉ cho bot tải tối đa {limit} MB).",
+        "zh": "文件太大（{size} MB；Telegram 只允许机器人下载最多 {limit} MB）。",
+    },
+    "error_audio_too_big": {
+        "en": "This recording is too big to transcribe (at most {limit} MB).",
+        "vi": "Bản ghi âm quá lớn để chuyển thành văn bản (tối đa {limit} MB).",
+        "zh": "录音太大，无法转写（最多 {limit} MB）。",
+    },
+    "error_audio_empty": {
+        "en": "This recording is empty.",
+        "vi": "Bản ghi âm này trống.",
+        "zh": "这段录音是空的。",
+    },
+    "error_audio_broken": {
+        "en": "I couldn't read this recording: the file seems broken or in an unusual format.",
+        "vi": "Tôi không đọc được bản ghi âm này: tệp có vẻ bị hỏng hoặc định dạng lạ.",
+        "zh": "无法读取这段录音：文件可能已损坏或格式不常见。",
+    },
+    "error_audio_format": {
+        "en": "I can't transcribe this audio format. Supported: {formats}.",
+        "vi": "Tôi không chuyển được định dạng âm thanh này. Hỗ trợ: {formats}.",
+        "zh": "无法转写这种音频格式。支持：{formats}。",
+    },
+    "error_no_transcription": {
+        "en": "Voice messages are not available: the provider has no transcription. Please type instead.",
+        "vi": "Chưa dùng được tin nhắn thoại: nhà cung cấp không hỗ trợ chuyển giọng nói. Vui lòng gõ chữ.",
+        "zh": "语音消息不可用：服务商不支持语音转写。请改为输入文字。",
+    },
+    "error_transcription_failed": {
+        "en": "Transcription failed. Please try again or type your message.",
+        "vi": "Chuyển giọng nói thất bại. Vui lòng thử lại hoặc gõ chữ.",
+        "zh": "语音转写失败。请重试或改为输入文字。",
+    },
+    "error_empty_transcript": {
+        "en": "I couldn't hear any words in this recording.",
+        "vi": "Tôi không nghe thấy lời nào trong bản ghi âm này.",
+        "zh": "这段录音里没有听到任何话语。",
+    },
+    "error_image_broken": {
+        "en": "I couldn't open this image.",
+        "vi": "Tôi không mở được ảnh này.",
+        "zh": "无法打开这张图片。",
+    },
+    "error_vision_unsupported": {
+        "en": "The model {model} can't see images. Send text, or pick a vision model with /model.",
+        "vi": "Mô hình {model} không xem được ảnh. Hãy gửi văn bản, hoặc chọn mô hình có thị giác bằng /model.",
+        "zh": "模型 {model} 无法识别图片。请发送文字，或用 /model 选择支持视觉的模型。",
+    },
+    "error_document_type": {
+        "en": "I can't read this kind of file. I read: {types}.",
+        "vi": "Tôi không đọc được loại tệp này. Tôi đọc được: {types}.",
+        "zh": "无法读取这种文件。支持：{types}。",
+    },
+    "error_document_empty": {
+        "en": "I found no text in this file.",
+        "vi": "Tôi không tìm thấy chữ nào trong tệp này.",
+        "zh": "这个文件里没有找到文字。",
+    },
+    "error_document_broken": {
+        "en": "I couldn't open this file: it seems broken.",
+        "vi": "Tôi không mở được tệp này: có vẻ tệp bị hỏng.",
+        "zh": "无法打开这个文件：文件似乎已损坏。",
+    },
+    "document_truncated": {
+        "en": "Note: the file is long; I read its first {limit} characters.",
+        "vi": "Lưu ý: tệp dài; tôi đã đọc {limit} ký tự đầu.",
+        "zh": "注意：文件较长，我读取了前 {limit} 个字符。",
+    },
+    "photo_question": {
+        "en": "What is in this picture?",
+        "vi": "Trong ảnh này có gì?",
+        "zh": "这张图片里有什么？",
+    },
+    "document_question": {
+        "en": "Please read this file and summarise it.",
+        "vi": "Hãy đọc tệp này và tóm tắt.",
+        "zh": "请阅读这个文件并总结。",
+    },
+    "voice_on": {
+        "en": "I'll send a voice copy of each answer in this chat. /voice again to stop.",
+        "vi": "Tôi sẽ gửi kèm bản đọc của mỗi câu trả lời trong chat này. Gõ /voice lần nữa để tắt.",
+        "zh": "我会在本聊天中为每个回答附上语音。再次发送 /voice 停止。",
+    },
+    "voice_off": {
+        "en": "Voice copies are off.",
+        "vi": "Đã tắt bản đọc.",
+        "zh": "已关闭语音回复。",
+    },
+    "error_tts_failed": {
+        "en": "I couldn't make a voice copy of this answer.",
+        "vi": "Tôi không tạo được bản đọc cho câu trả lời này.",
+        "zh": "无法为这个回答生成语音。",
+    },
+    "image_usage": {
+        "en": "Describe the picture after /image, for example: /image a red fox in the snow",
+        "vi": "Hãy mô tả bức ảnh sau /image, ví dụ: /image con cáo đỏ trong tuyết",
+        "zh": "请在 /image 后描述图片，例如：/image 雪中的红狐狸",
+    },
+    "error_image_unsupported": {
+        "en": "The provider can't generate images.",
+        "vi": "Nhà cung cấp không tạo được ảnh.",
+        "zh": "服务商不支持生成图片。",
+    },
+    "error_image_rejected": {
+        "en": "The provider refused to draw this. Try another description.",
+        "vi": "Nhà cung cấp từ chối vẽ nội dung này. Hãy thử mô tả khác.",
+        "zh": "服务商拒绝生成该图片。请换一种描述。",
+    },
+    "error_image_failed": {
+        "en": "Image generation failed. Please try again.",
+        "vi": "Tạo ảnh thất bại. Vui lòng thử lại.",
+        "zh": "图片生成失败，请重试。",
+    },
+    "cmd_voice": {
+        "en": "Spoken copies of answers on/off",
+        "vi": "Bật/tắt bản đọc câu trả lời",
+        "zh": "开关语音回复",
+    },
+    "cmd_image": {"en": "Draw a picture", "vi": "Vẽ một bức ảnh", "zh": "生成图片"},
     "tool_weather": {
         "en": "🌤 Looking up the weather in {place}…",
         "vi": "🌤 Đang xem thời tiết ở {place}…",

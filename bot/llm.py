@@ -27,6 +27,7 @@ from bot.errors import (
     ServerError,
     StreamInterruptedError,
     ToolsUnsupportedError,
+    VisionUnsupportedError,
 )
 from bot.tool_calls import ToolCall, ToolCallAssembler
 
@@ -43,6 +44,7 @@ _CONTEXT_HINTS = (
     "reduce the length",
 )
 _TOOL_HINTS = ("tool", "function")
+_IMAGE_HINTS = ("image", "vision", "multimodal")
 _UNSUPPORTED_HINTS = ("not support", "unsupported", "does not support", "not available", "invalid")
 
 
@@ -127,6 +129,10 @@ def map_status_error(exc: openai.APIStatusError) -> ProviderError:
     if status in (400, 413, 422):
         if any(h in lowered for h in _CONTEXT_HINTS):
             return ContextTooLongError(detail)
+        if any(h in lowered for h in _IMAGE_HINTS) and any(
+            h in lowered for h in (*_UNSUPPORTED_HINTS, "only supported", "invalid content type")
+        ):
+            return VisionUnsupportedError(detail)
         if any(h in lowered for h in _TOOL_HINTS) and any(h in lowered for h in _UNSUPPORTED_HINTS):
             return ToolsUnsupportedError(detail)
         return BadRequestError(detail)

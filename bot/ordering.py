@@ -36,6 +36,14 @@ class _Slot:
     ) -> None:
         self.release()
 
+    def abandon(self) -> None:
+        """Give up a place never entered: the next one still waits for the one before."""
+        previous = self._previous
+        if previous is not None and not previous.done():
+            previous.add_done_callback(lambda _: self.release())
+        else:
+            self.release()
+
     def release(self) -> None:
         """Let the next slot of this key in."""
         if not self._done.done():

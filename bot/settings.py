@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     transcription_model: str = "whisper-1"
     transcription_base_url: str = ""
     transcription_api_key: SecretStr = SecretStr("")
+    tts_model: str = "gpt-4o-mini-tts"
+    tts_voice: str = "alloy"
+
+    # Photos, documents, pictures on request
+    max_image_side: int = Field(default=2048, ge=256, le=8192)
+    document_max_chars: int = Field(default=60000, ge=1000)
+    image_model: str = "gpt-image-1"
+    image_size: str = "1024x1024"
+    album_wait: float = Field(default=1.0, ge=0.1, le=10)
 
     # Tools
     tools: NameList = ("weather", "search")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from handlers import commands, messages
+from handlers import commands, media, messages
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -15,15 +15,19 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("model", commands.model_command))
     app.add_handler(CommandHandler("ask", commands.ask))
     app.add_handler(CommandHandler("answerall", commands.answer_all))
+    app.add_handler(CommandHandler("voice", commands.voice_command))
+    app.add_handler(CommandHandler("image", commands.image_command))
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
     )
     groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
+    readable = (
+        filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.PHOTO | filters.Document.ALL
+    )
+    app.add_handler(MessageHandler((private | groups) & readable, media.on_media))
     app.add_handler(
-        MessageHandler(
-            groups & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, messages.on_group_message
-        )
+        MessageHandler(groups & filters.TEXT & ~filters.COMMAND, messages.on_group_message)
     )
     app.add_handler(
         MessageHandler(

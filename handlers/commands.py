@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, ReplyParameters, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.errors import BotError
 from bot.i18n import LANGUAGES, translate
 from handlers.access import Access
 from handlers.context import get_services
 from handlers.groups import ANSWER_ALL, is_group, may_change_settings, quoted, real_reply
+from handlers.media import answer_media, has_media
 from handlers.messages import access_of, refuse_once, with_quote
-from handlers.turns import MODEL_SETTING, chat_key, language_of, notify, run_turn
+from handlers.turns import (
+    MODEL_SETTING,
+    VOICE_SETTING,
+    chat_key,
+    error_text,
+    language_of,
+    notify,
+    reply_target,
+    run_turn,
+)
 from storage import ChatKey
 
-COMMANDS = ("start", "help", "new", "reset", "ask", "model", "answerall")
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "help", "new", "reset", "ask", "model", "voice", "image", "answerall")
 
 
 def bot_commands(language: str) -> list[BotCommand]:
@@ -128,6 +144,10 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await refuse_once(services, message, access)
         return
     question = re.sub(r"^/\S+", "", message.text or "", count=1).strip()
+    replied = real_reply(message)
+    if replied is not None and has_media(replied):
+        await answer_media(services, message, [replied], question=question)
+        return
     if not question:
         about = quoted(real_reply(message), services.bot_id)
         if about is None:
@@ -171,3 +191,59 @@ async def answer_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await notify(
         services, message, translate(language, "answer_all_on" if turn_on else "answer_all_off")
     )
+
+
+async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/voice [on|off]: a spoken copy of each answer in this chat."""
+    message = update.effective_message
+    if (
+        message is None
+        or not await _allowed(update, context)
+        or not await _may_change(update, context)
+    ):
+        return
+    services = get_services(context)
+    language = language_of(message.from_user, services.settings.default_language)
+    key = chat_key(message)
+    wanted = " ".join(context.args or []).strip().lower()
+    current = await services.store.get_setting(key, VOICE_SETTING) == "on"
+    turn_on = {"on": True, "off": False}.get(wanted, not current)
+    await services.store.set_setting(key, VOICE_SETTING, "on" if turn_on else None)
+    await notify(services, message, translate(language, "voice_on" if turn_on else "voice_off"))
+
+
+async def image_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/image <description>: draw a picture and send it as a photo."""
+    message = update.effective_message
+    if message is None or not await _allowed(update, context):
+        return
+    services = get_services(context)
+    language = language_of(message.from_user, services.settings.default_language)
+    prompt = re.sub(r"^/\S+", "", message.text or "", count=1).strip()
+    if not prompt:
+        await notify(services, message, translate(language, "image_usage"))
+        return
+    if services.images is None:
+        await notify(services, message, translate(language, "error_image_unsupported"))
+        return
+    target = reply_target(message)
+    bot = message.get_bot()
+    try:
+        await bot.send_chat_action(
+            target.chat_id, ChatAction.UPLOAD_PHOTO, message_thread_id=target.thread_id
+        )
+        image = await services.images.generate(prompt)
+        await services.pacer.acquire(target.chat_id, target.is_group, urgent=True)
+        await bot.send_photo(
+            target.chat_id,
+            image,
+            caption=prompt[:1000],
+            message_thread_id=target.thread_id,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        )
+    except BotError as exc:
+        log.info("image refused in chat %s: %s", target.chat_id, exc.detail)
+        await notify(services, message, error_text(exc, language, services.settings.openai_model))
+    except TelegramError as exc:
+        log.warning("sending a picture failed in chat %s: %s", target.chat_id, exc)
+        await notify(services, message, translate(language, "error_image_failed"))

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram import Message
 from telegram.ext import ContextTypes
 
 from bot.conversation import ConversationEngine
+from bot.images import ImageClient
 from bot.llm import LLMClient
 from bot.ordering import TurnQueue
 from bot.settings import Settings
+from bot.speech import SpeechClient
+from handlers.albums import AlbumCollector
 from handlers.pacer import Pacer
 from storage import Store
 
@@ -27,6 +31,9 @@ class Services:
     llm: LLMClient
     pacer: Pacer
     queue: TurnQueue
+    speech: SpeechClient | None = None
+    images: ImageClient | None = None
+    albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))
     bot_username: str = ""
     bot_id: int = 0
     extras: dict[str, Any] = field(default_factory=dict)

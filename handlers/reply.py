@@ -67,8 +67,11 @@ class LiveReply:
     messages. `finish()` delivers the final state, waiting out 429s.
     """
 
-    def __init__(self, bot: Bot, pacer: Pacer, target: ReplyTarget) -> None:
+    def __init__(
+        self, bot: Bot, pacer: Pacer, target: ReplyTarget, header: str | None = None
+    ) -> None:
         self._bot = bot
+        self._header = header
         self._pacer = pacer
         self._target = target
         self._answer: list[str] = []
@@ -144,9 +147,11 @@ class LiveReply:
         if len(self._answer) > 64:
             self._answer = [answer]
         answer = answer.strip()
-        parts = [answer] if answer else []
+        parts = [self._header] if self._header else []
+        if answer:
+            parts.append(answer)
         if self._status:
-            parts.append(f"_{self._status}_" if answer else self._status)
+            parts.append(f"_{self._status}_" if parts else self._status)
         if self._footer:
             parts.append(f"_{self._footer}_")
         return "\n\n".join(parts)

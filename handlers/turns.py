@@ -23,6 +23,7 @@ log = logging.getLogger("bot.turn")
 
 TYPING_EVERY = 4.5
 MODEL_SETTING = "model"
+VOICE_SETTING = "voice"
 
 
 def chat_key(message: Message) -> ChatKey:
@@ -97,6 +98,7 @@ async def run_turn(
     parts: list[dict[str, Any]] | None = None,
     kind: str = "text",
     slot: Any = None,
+    header: str | None = None,
 ) -> TurnOutcome | None:
     """Answer `text` from `message`: one turn at a time per conversation, streamed live."""
     received = time.monotonic()
@@ -117,7 +119,7 @@ async def run_turn(
         model = (
             await services.store.get_setting(key, MODEL_SETTING) or services.settings.openai_model
         )
-        reply = LiveReply(bot, services.pacer, target)
+        reply = LiveReply(bot, services.pacer, target, header=header)
         typing = asyncio.create_task(_keep_typing(message, reply))
         turn = TurnInput(
             key=key,
@@ -148,6 +150,8 @@ async def run_turn(
             raise
         finally:
             typing.cancel()
+        if outcome.status != "failed" and outcome.text:
+            await speak_answer(services, message, key, outcome.text, language)
         ended = time.monotonic()
         _log_turn(outcome, reply, key, len(text), received, started, ended, model)
         if outcome.error is not None and outcome.status == "failed":
@@ -194,6 +198,24 @@ def _log_turn(
         reply.calls,
         reply.retries_after,
     )
+
+
+async def speak_answer(
+    services: Services, message: Message, key: ChatKey, text: str, language: str
+) -> None:
+    """Send a spoken copy of the answer when the chat switched /voice on."""
+    if await services.store.get_setting(key, VOICE_SETTING) != "on" or services.speech is None:
+        return
+    target = reply_target(message)
+    try:
+        audio = await services.speech.speak(text)
+        await services.pacer.acquire(target.chat_id, target.is_group, urgent=True)
+        await message.get_bot().send_voice(
+            target.chat_id, audio, message_thread_id=target.thread_id
+        )
+    except (BotError, TelegramError) as exc:
+        log.warning("voice copy failed in chat %s: %r", target.chat_id, exc)
+        await notify(services, message, translate(language, "error_tts_failed"))
 
 
 async def notify(services: Services, message: Message, text: str) -> None:

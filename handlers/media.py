@@ -1,0 +1,219 @@
+"""Voice notes, audio, video notes, photos, albums and documents -> a turn."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.errors import BotError, InputError
+from bot.i18n import translate
+from bot.media import document_text, escape_markdown, image_part, is_pdf, is_text_document
+from bot.speech import upload_name
+from handlers.access import Access
+from handlers.context import Services, get_services
+from handlers.groups import answers_all, is_group, mentions_bot, replies_to_bot, strip_mention
+from handlers.messages import access_of, refuse_once, with_quote
+from handlers.turns import chat_key, error_text, language_of, notify, run_turn
+
+log = logging.getLogger(__name__)
+
+OFFICIAL_API = "https://api.telegram.org"
+DOWNLOAD_LIMIT_MB = 20
+
+
+@dataclass
+class MediaInput:
+    """What a media message becomes: the turn's text, image parts, kind and shown header."""
+
+    text: str
+    kind: str
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    header: str | None = None
+
+
+async def download(services: Services, message: Message, file_id: str, size: int | None) -> bytes:
+    """The file's bytes; files over the Bot API's 20 MB limit get a clear error first."""
+    limited = services.settings.telegram_api_url == OFFICIAL_API
+    if limited and size and size > DOWNLOAD_LIMIT_MB * 1024 * 1024:
+        raise InputError(
+            "error_file_too_big", size=round(size / 1024 / 1024, 1), limit=DOWNLOAD_LIMIT_MB
+        )
+    try:
+        file = await message.get_bot().get_file(file_id)
+        return bytes(await file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in exc.message.lower():
+            raise InputError(
+                "error_file_too_big", size=round((size or 0) / 1024 / 1024, 1), limit=20
+            ) from exc
+        raise
+
+
+def _image_document(message: Message) -> bool:
+    document = message.document
+    return bool(document and (document.mime_type or "").lower().startswith("image/"))
+
+
+def has_media(message: Message) -> bool:
+    """Whether the message carries something `read_media` understands."""
+    return bool(
+        message.voice or message.audio or message.video_note or message.photo or message.document
+    )
+
+
+async def _transcribe(services: Services, message: Message) -> MediaInput:
+    if services.speech is None:
+        raise InputError("error_no_transcription")
+    name: str | None = None
+    if message.voice:
+        kind, file_id, size = "voice", message.voice.file_id, message.voice.file_size
+        mime = message.voice.mime_type
+    elif message.audio:
+        kind, file_id, size = "audio", message.audio.file_id, message.audio.file_size
+        name, mime = message.audio.file_name, message.audio.mime_type
+    else:
+        assert message.video_note is not None
+        kind, file_id, size = "video_note", message.video_note.file_id, message.video_note.file_size
+        name, mime = "video.mp4", "video/mp4"
+    filename, content_type = upload_name(kind, name, mime)
+    data = await download(services, message, file_id, size)
+    transcript = await services.speech.transcribe(data, filename, content_type)
+    quote = escape_markdown(transcript)
+    return MediaInput(text=transcript, kind="voice", header=f"🎤 _{quote}_")
+
+
+async def _photos(services: Services, messages: list[Message], language: str) -> MediaInput:
+    parts = []
+    caption = ""
+    for message in messages:
+        if message.photo:
+            largest = message.photo[-1]
+            file_id, size = largest.file_id, largest.file_size
+        else:
+            assert message.document is not None
+            file_id, size = message.document.file_id, message.document.file_size
+        data = await download(services, message, file_id, size)
+        parts.append(await image_part(data, services.settings.max_image_side))
+        caption = caption or (message.caption or "")
+    text = strip_mention(caption, services.bot_username) or translate(language, "photo_question")
+    return MediaInput(text=text, kind="photo", parts=parts)
+
+
+async def _document(services: Services, message: Message, language: str) -> MediaInput:
+    document = message.document
+    assert document is not None
+    name, mime = document.file_name, document.mime_type
+    if not (is_pdf(name, mime) or is_text_document(name, mime)):
+        raise InputError("error_document_type", types="txt, md, csv, json, code, pdf")
+    data = await download(services, message, document.file_id, document.file_size)
+    limit = services.settings.document_max_chars
+    content, cut = await document_text(data, name, mime, limit)
+    question = strip_mention(message.caption or "", services.bot_username)
+    question = question or translate(language, "document_question")
+    note = f"\n[The file was cut to its first {limit} characters.]" if cut else ""
+    text = f"{question}\n\nFile: {name or 'document'}\n```\n{content}\n```{note}"
+    header = f"📄 _{escape_markdown(translate(language, 'document_truncated', limit=limit))}_"
+    return MediaInput(text=text, kind="document", header=header if cut else None)
+
+
+async def read_media(services: Services, messages: list[Message], language: str) -> MediaInput:
+    """Turn one media message (or an album) into the input of a turn."""
+    first = messages[0]
+    if first.voice or first.audio or first.video_note:
+        return await _transcribe(services, first)
+    if first.photo or _image_document(first):
+        return await _photos(services, messages, language)
+    if first.document:
+        return await _document(services, first, language)
+    raise InputError("error_unsupported")
+
+
+def sender_label(message: Message) -> str:
+    """Who sent a message, for the model."""
+    user = message.from_user
+    return (user.full_name if user else None) or "someone"
+
+
+async def _addressed(services: Services, messages: list[Message]) -> bool:
+    first = messages[0]
+    if not is_group(first):
+        return True
+    for message in messages:
+        if mentions_bot(message, services.bot_username, services.bot_id):
+            return True
+        if replies_to_bot(message, services.bot_id):
+            return True
+    return await answers_all(services, first.chat.id)
+
+
+async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Voice, audio, video notes, photos, albums and documents."""
+    message = update.effective_message
+    if message is None:
+        return
+    services = get_services(context)
+    messages = [message]
+    if message.media_group_id:
+        album = (message.chat.id, message.media_group_id)
+        if not services.albums.add(album, message):
+            return
+        messages = await services.albums.collect(album)
+    if not await _addressed(services, messages):
+        return
+    access = access_of(services, message)
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return
+    await answer_media(services, message, messages)
+
+
+async def answer_media(
+    services: Services, message: Message, messages: list[Message], question: str | None = None
+) -> None:
+    """Read the media (while an earlier turn may still run), then run the turn in order."""
+    slot = services.queue.take(chat_key(message))
+    language = language_of(message.from_user, services.settings.default_language)
+    try:
+        with contextlib.suppress(TelegramError):
+            await message.get_bot().send_chat_action(
+                message.chat.id,
+                ChatAction.TYPING,
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+            )
+        media = await read_media(services, messages, language)
+    except BotError as exc:
+        slot.abandon()
+        log.info("media refused in chat %s: %s", message.chat.id, exc.detail)
+        model = services.settings.openai_model
+        await notify(services, message, error_text(exc, language, model))
+        return
+    except BaseException:
+        slot.abandon()
+        raise
+    text = media.text
+    if question is not None:
+        # /ask about a replied media message: the question applies to that media.
+        if media.kind == "voice":
+            who = sender_label(messages[0])
+            asked = question or "What about this message?"
+            text = f'(In reply to a voice message from {who}: "{media.text}")\n{asked}'
+        elif question:
+            text = question if media.kind == "photo" else f"{question}\n\n{media.text}"
+    elif media.kind == "voice":
+        text = with_quote(services, message, text)
+    await run_turn(
+        services,
+        message,
+        text,
+        parts=media.parts or None,
+        kind=media.kind,
+        slot=slot,
+        header=media.header,
+    )
