@@ -273,7 +273,7 @@ async def test_voice_copy_of_answers_when_switched_on(harness: Harness) -> None:
     await harness.telegram.wait_for(
         lambda: harness.telegram.calls_for("sendVoice", USER), timeout=10
     )
-    speech = [r for r in harness.provider.requests if r.path == "/v1/audio/speech"][0]
+    speech = next(r for r in harness.provider.requests if r.path == "/v1/audio/speech")
     assert speech.json["input"] == "Spoken answer." and speech.json["response_format"] == "opus"
     voices = [m for m in harness.telegram.bot_messages(USER) if m.kind == "voice"]
     assert voices[0].file is not None and voices[0].file.data == b"OggS-opus-audio"
@@ -286,7 +286,7 @@ async def test_image_command_sends_a_photo(harness: Harness) -> None:
     harness.provider.script_image(png)
     harness.say("/image a red square")
     await harness.telegram.wait_for(lambda: harness.telegram.calls_for("sendPhoto", USER))
-    sent = [m for m in harness.telegram.bot_messages(USER) if m.kind == "photo"][0]
+    sent = next(m for m in harness.telegram.bot_messages(USER) if m.kind == "photo")
     assert sent.file is not None and sent.file.data == png
     assert sent.caption == "a red square"
     harness.provider.script_image(HttpError(404, "Unknown endpoint"))
