@@ -6,7 +6,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,19 @@ def map_status_error(exc: openai.APIStatusError) -> ProviderError:
     if status >= 500:
         return ServerError(detail)
     return ProviderError(detail)
+
+
+@contextmanager
+def provider_errors() -> Iterator[None]:
+    """Translate the SDK's exceptions for one request into the bot's error tree."""
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise map_status_error(exc) from exc
+    except openai.APITimeoutError as exc:
+        raise ProviderTimeoutError(str(exc)) from exc
+    except openai.APIConnectionError as exc:
+        raise ConnectionFailedError(str(exc)) from exc
 
 
 def _unsupported_param(exc: ProviderError, params: dict[str, Any]) -> str | None:
@@ -281,14 +295,8 @@ class LLMClient:
         return float(base * (0.75 + random.random() / 2))
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[LLMEvent]:
-        try:
+        with provider_errors():
             stream = await self._client.chat.completions.create(**params)
-        except openai.APIStatusError as exc:
-            raise map_status_error(exc) from exc
-        except openai.APITimeoutError as exc:
-            raise ProviderTimeoutError(str(exc)) from exc
-        except openai.APIConnectionError as exc:
-            raise ConnectionFailedError(str(exc)) from exc
 
         assembler = ToolCallAssembler()
         finish_reason: str | None = None
@@ -360,14 +368,8 @@ class LLMClient:
 
     async def list_models(self) -> list[str]:
         """The model ids the provider lists."""
-        try:
+        with provider_errors():
             page = await self._client.models.list()
-        except openai.APIStatusError as exc:
-            raise map_status_error(exc) from exc
-        except openai.APITimeoutError as exc:
-            raise ProviderTimeoutError(str(exc)) from exc
-        except openai.APIConnectionError as exc:
-            raise ConnectionFailedError(str(exc)) from exc
         return [m.id for m in page.data]
 
     async def ping(self, model: str) -> str:

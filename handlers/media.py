@@ -16,10 +16,9 @@ from bot.errors import BotError, InputError
 from bot.i18n import translate
 from bot.media import document_text, escape_markdown, image_part, is_pdf, is_text_document
 from bot.speech import upload_name
-from handlers.access import Access
 from handlers.context import Services, get_services
 from handlers.groups import answers_all, is_group, mentions_bot, replies_to_bot, strip_mention
-from handlers.messages import access_of, refuse_once, with_quote
+from handlers.messages import admitted, with_quote
 from handlers.turns import chat_key, error_text, language_of, notify, run_turn
 
 log = logging.getLogger(__name__)
@@ -167,9 +166,7 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         messages = await services.albums.collect(album)
     if not await _addressed(services, messages):
         return
-    access = access_of(services, message)
-    if access is not Access.ALLOWED:
-        await refuse_once(services, message, access)
+    if not await admitted(services, message):
         return
     await answer_media(services, message, messages)
 

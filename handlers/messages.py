@@ -64,17 +64,23 @@ async def refuse_once(services: Services, message: Message, access: Access) -> N
     await notify(services, message, text)
 
 
+async def admitted(services: Services, message: Message) -> bool:
+    """Whether the sender may use the bot here; refuses (once) when not."""
+    access = access_of(services, message)
+    if access is Access.ALLOWED:
+        return True
+    await refuse_once(services, message, access)
+    return False
+
+
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every text message in a private chat is answered."""
     message = update.effective_message
     if message is None or message.text is None:
         return
     services = get_services(context)
-    access = access_of(services, message)
-    if access is not Access.ALLOWED:
-        await refuse_once(services, message, access)
-        return
-    await run_turn(services, message, message.text)
+    if await admitted(services, message):
+        await run_turn(services, message, message.text)
 
 
 def with_quote(services: Services, message: Message, text: str) -> str:
@@ -97,9 +103,7 @@ async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     )
     if not addressed and not await answers_all(services, message.chat.id):
         return
-    access = access_of(services, message)
-    if access is not Access.ALLOWED:
-        await refuse_once(services, message, access)
+    if not await admitted(services, message):
         return
     text = strip_mention(message_text(message), services.bot_username)
     if not text:
@@ -113,9 +117,6 @@ async def on_private_unsupported(update: Update, context: ContextTypes.DEFAULT_T
     if message is None:
         return
     services = get_services(context)
-    access = access_of(services, message)
-    if access is not Access.ALLOWED:
-        await refuse_once(services, message, access)
-        return
-    language = language_of(message.from_user, services.settings.default_language)
-    await notify(services, message, translate(language, "error_unsupported"))
+    if await admitted(services, message):
+        language = language_of(message.from_user, services.settings.default_language)
+        await notify(services, message, translate(language, "error_unsupported"))
