@@ -68,10 +68,16 @@ class LiveReply:
     """
 
     def __init__(
-        self, bot: Bot, pacer: Pacer, target: ReplyTarget, header: str | None = None
+        self,
+        bot: Bot,
+        pacer: Pacer,
+        target: ReplyTarget,
+        header: str | None = None,
+        markdown: bool = True,
     ) -> None:
         self._bot = bot
         self._header = header
+        self._markdown_on = markdown
         self._pacer = pacer
         self._target = target
         self._answer: list[str] = []
@@ -159,7 +165,7 @@ class LiveReply:
     def _render(self, piece: str) -> Rendered:
         cached = self._render_cache.get(piece)
         if cached is None:
-            cached = render_markdown(piece)
+            cached = render_markdown(piece) if self._markdown_on else Rendered(piece.strip())
             if len(self._render_cache) > 64:
                 self._render_cache.clear()
             self._render_cache[piece] = cached
@@ -284,8 +290,8 @@ class LiveReply:
 
 
 async def send_text(bot: Bot, pacer: Pacer, target: ReplyTarget, text: str) -> None:
-    """Send a short plain message through the same pacing as live replies."""
-    reply = LiveReply(bot, pacer, target)
+    """Send a short plain-text message through the same pacing as live replies."""
+    reply = LiveReply(bot, pacer, target, markdown=False)
     await reply.finish(text)
 
 

@@ -44,7 +44,7 @@ async def test_start_and_help(harness: Harness) -> None:
     assert "/new" in texts[0] and "gpt-4o-mini" in texts[0]
     harness.say("/help")
     texts = await harness.notice(count=2)
-    assert "/reset" in texts[1] and "/ask" in texts[1]
+    assert "/reset" in texts[1] and "/ask <question>" in texts[1]
     harness.say("/start", chat_id=USER + 1, language_code="vi")
     assert "Xin chào" in (await harness.notice(chat_id=USER + 1))[0]
     assert harness.provider.chat_requests() == []
