@@ -37,7 +37,7 @@ def build_application(settings: Settings) -> BotApp:
     """The python-telegram-bot Application, wired but not started."""
     root = settings.telegram_api_url
     request = HTTPXRequest(
-        connection_pool_size=512,
+        connection_pool_size=64,
         connect_timeout=10.0,
         read_timeout=30.0,
         write_timeout=30.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -186,6 +187,92 @@ def token_param_for(model: str, base_url: str, configured: str) -> str:
     return "max_completion_tokens" if openai_host and new_family else "max_tokens"
 
 
+class StreamChunkError(Exception):
+    """An `error` object sent inside a 200 stream."""
+
+
+class ChunkReader:
+    """Turns Chat Completions chunks (plain dicts) into events, assembling tool calls."""
+
+    def __init__(self) -> None:
+        self.assembler = ToolCallAssembler()
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.first_chunk_at: float | None = None
+        self.started = False
+
+    def feed(self, payload: str) -> list[LLMEvent]:
+        """The events of one SSE data payload."""
+        try:
+            chunk = json.loads(payload)
+        except ValueError as exc:
+            raise StreamChunkError(f"unreadable chunk: {payload[:80]!r}") from exc
+        if not isinstance(chunk, dict):
+            return []
+        if chunk.get("error"):
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise StreamChunkError(str(message))
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.monotonic()
+        self._read_usage(chunk.get("usage"))
+        events: list[LLMEvent] = []
+        for choice in chunk.get("choices") or ():
+            if choice.get("index") not in (0, None):
+                continue
+            self._read_delta(choice.get("delta") or {}, events)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return events
+
+    def whole(self, completion: dict[str, Any]) -> list[LLMEvent]:
+        """The events of a non-streamed completion."""
+        self._read_usage(completion.get("usage"))
+        events: list[LLMEvent] = []
+        for choice in completion.get("choices") or ():
+            if choice.get("index") not in (0, None):
+                continue
+            self._read_delta(choice.get("message") or {}, events)
+            self.finish_reason = choice.get("finish_reason")
+        events.append(self.end())
+        return events
+
+    def _read_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self.usage = Usage(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
+
+    def _read_delta(self, delta: dict[str, Any], events: list[LLMEvent]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self.started = True
+            events.append(ReasoningDelta(reasoning))
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self.started = True
+            events.append(TextDelta(content))
+        for fragment in delta.get("tool_calls") or ():
+            self.started = True
+            function = fragment.get("function") or {}
+            self.assembler.add(
+                fragment.get("index"),
+                fragment.get("id"),
+                function.get("name"),
+                function.get("arguments"),
+            )
+
+    def end(self) -> StreamEnd:
+        """The closing event."""
+        return StreamEnd(
+            finish_reason=self.finish_reason,
+            tool_calls=self.assembler.calls(),
+            usage=self.usage,
+            first_chunk_at=self.first_chunk_at,
+        )
+
+
 class LLMClient:
     """Streams chat completions from one OpenAI-compatible provider."""
 
@@ -295,76 +382,58 @@ class LLMClient:
         return float(base * (0.75 + random.random() / 2))
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[LLMEvent]:
-        with provider_errors():
-            stream = await self._client.chat.completions.create(**params)
-
-        assembler = ToolCallAssembler()
-        finish_reason: str | None = None
-        usage: Usage | None = None
-        first_chunk_at: float | None = None
+        """One request; chunks are parsed as plain JSON (the SDK's per-chunk models cost
+        about 90 µs each, which made a busy bot CPU-bound)."""
+        chunks = ChunkReader()
         started = False
-        iterator = stream.__aiter__()
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(self._stall_timeout):
-                        chunk = await iterator.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError as exc:
-                    if started:
-                        raise StreamInterruptedError("stream stalled", stalled=True) from exc
-                    raise ProviderTimeoutError("no chunk before the stall timeout") from exc
-                if first_chunk_at is None:
-                    first_chunk_at = time.monotonic()
-                if chunk.usage is not None:
-                    usage = Usage(
-                        prompt_tokens=chunk.usage.prompt_tokens or 0,
-                        completion_tokens=chunk.usage.completion_tokens or 0,
-                    )
-                for choice in chunk.choices or []:
-                    if choice.index not in (0, None):
+            with provider_errors():
+                request = self._client.chat.completions.with_streaming_response.create(**params)
+                response = await request.__aenter__()
+            try:
+                if "json" in response.headers.get("content-type", ""):
+                    # A gateway that ignored stream=True and answered with one completion.
+                    events = chunks.whole(json.loads(await response.read()))
+                    for event in events:
+                        yield event
+                    return
+                lines = response.iter_lines().__aiter__()
+                data: list[str] = []
+                while True:
+                    try:
+                        async with asyncio.timeout(self._stall_timeout):
+                            line = await lines.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError as exc:
+                        if started:
+                            raise StreamInterruptedError("stream stalled", stalled=True) from exc
+                        raise ProviderTimeoutError("no chunk before the stall timeout") from exc
+                    if line.startswith("data:"):
+                        data.append(line[5:].lstrip(" "))
                         continue
-                    delta = choice.delta
-                    if delta is not None:
-                        extra = delta.model_extra or {}
-                        reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-                        if isinstance(reasoning, str) and reasoning:
-                            started = True
-                            yield ReasoningDelta(reasoning)
-                        if delta.content:
-                            started = True
-                            yield TextDelta(delta.content)
-                        for fragment in delta.tool_calls or []:
-                            started = True
-                            function = fragment.function
-                            assembler.add(
-                                fragment.index,
-                                fragment.id,
-                                function.name if function else None,
-                                function.arguments if function else None,
-                            )
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-        except openai.APIStatusError as exc:
-            raise map_status_error(exc) from exc
-        except openai.APIError as exc:
-            message = getattr(exc, "message", str(exc))
-            if started:
-                raise StreamInterruptedError(f"error in stream: {message}") from exc
-            raise ServerError(f"error in stream: {message}") from exc
+                    if line or not data:
+                        continue  # comments (": PROCESSING"), event names, blank keep-alives
+                    payload, data = "\n".join(data), []
+                    if payload == "[DONE]":
+                        break
+                    for event in chunks.feed(payload):
+                        started = True
+                        yield event
+                if data and (payload := "\n".join(data)) != "[DONE]":
+                    for event in chunks.feed(payload):
+                        yield event
+            finally:
+                await request.__aexit__(None, None, None)
+        except StreamChunkError as exc:
+            if started or chunks.started:
+                raise StreamInterruptedError(f"error in stream: {exc}") from exc
+            raise ServerError(f"error in stream: {exc}") from exc
         except (httpx2.HTTPError, openai.APIConnectionError) as exc:
-            if started:
+            if started or chunks.started:
                 raise StreamInterruptedError(f"stream dropped: {exc!r}") from exc
             raise ConnectionFailedError(f"stream dropped: {exc!r}") from exc
-        finally:
-            await stream.close()
-        yield StreamEnd(
-            finish_reason=finish_reason,
-            tool_calls=assembler.calls(),
-            usage=usage,
-            first_chunk_at=first_chunk_at,
-        )
+        yield chunks.end()
 
     async def list_models(self) -> list[str]:
         """The model ids the provider lists."""

@@ -1,0 +1,195 @@
+"""Streaming under load: N users ask at the same moment, each answer streams ~300 tokens.
+
+    python -m bench.stream_bench [--chats 1 100 500] [--tokens 300] [--delay 0.01]
+
+One row per N, each with a fresh bot process; bench/README.md says what each figure means.
+Prints figures only, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from bench.harness import (
+    REPLY_METHODS,
+    ResourceSampler,
+    bot_run,
+    chat_ids,
+    fmt,
+    mean,
+    percentile,
+    run_main,
+    run_notes,
+    say,
+    spread,
+    table,
+    tagged,
+)
+from tests.fakes.openai import Step, Texts
+
+STORY = (
+    "the quick brown fox jumps over a lazy dog while streaming tokens arrive one by one "
+    "and every chat waits for its answer to grow steadily until the reply is done"
+)
+WORDS = STORY.split()
+
+HEADERS = (
+    "N",
+    "complete",
+    "wall s",
+    "vis p50 ms",
+    "vis p95 ms",
+    "vis max ms",
+    "calls/reply",
+    "max",
+    "msg calls",
+    "max",
+    "429s",
+    "bot CPU s",
+    "peak RSS MB",
+)
+
+
+def answer_parts(tokens: int) -> list[str]:
+    """`tokens` one-word deltas forming sentences of 15 words."""
+    parts = []
+    for i in range(tokens):
+        word = WORDS[i % len(WORDS)]
+        if i % 15 == 0:
+            word = word.capitalize()
+        if i % 15 == 14 or i == tokens - 1:
+            word += "."
+        parts.append(word if i == 0 else f" {word}")
+    return parts
+
+
+async def measure(
+    count: int, tokens: int, delay: float, timeout: float, keep: bool
+) -> tuple[list[str], list[str]]:
+    """Run one N with a fresh bot; returns its table row and notes."""
+    parts = answer_parts(tokens)
+    expected = "".join(parts).strip()
+
+    def respond(body: dict[str, Any]) -> list[Step]:
+        return [Texts(parts, delay)]
+
+    chats = chat_ids(count)
+    begun = time.monotonic()
+    async with bot_run(keep=keep) as run:
+        run.provider.set_default(respond)
+        say(f"N={count}: bot polling after {time.monotonic() - begun:.1f} s; sending")
+        sampler = ResourceSampler(run.bot.pid)
+        sampler.start()
+        try:
+            sent_at = run.send(
+                {chat: tagged(chat, "Tell me a long story, please.") for chat in chats}
+            )
+            replies = await run.wait_replies(dict.fromkeys(chats, expected), sent_at, timeout)
+        finally:
+            sampler.stop()
+    say(f"N={count}: finished after {time.monotonic() - begun:.1f} s (bot start and stop included)")
+
+    requests = run.chat_requests()
+    visible = run.first_visible()
+    counts = run.call_counts(chats)
+    overheads, started, rates = [], [], []
+    to_visible = [visible[c] - sent_at for c in chats if c in visible]
+    to_done = [t - sent_at for t in replies.done.values()]
+    end_to_done = []
+    for chat in chats:
+        records = requests.get(chat)
+        if not records:
+            continue
+        first = records[0]
+        started.append(first.time - sent_at)
+        if first.first_content_at is None or first.last_chunk_at is None:
+            continue
+        if chat in visible:
+            overheads.append(visible[chat] - first.first_content_at)
+        if first.last_chunk_at > first.first_content_at:
+            rates.append((tokens - 1) / (first.last_chunk_at - first.first_content_at))
+        if chat in replies.done:
+            end_to_done.append(replies.done[chat] - first.last_chunk_at)
+    all_calls = [sum(counts[c][m] for m in REPLY_METHODS) for c in chats]
+    msg_calls = [counts[c]["sendMessage"] + counts[c]["editMessageText"] for c in chats]
+    row = [
+        str(count),
+        f"{len(replies.done)}/{count}",
+        fmt(replies.last_done - sent_at, 1),
+        fmt(percentile(overheads, 50) * 1000),
+        fmt(percentile(overheads, 95) * 1000),
+        fmt(max(overheads) * 1000 if overheads else None),
+        fmt(mean(all_calls), 1),
+        str(max(all_calls, default=0)),
+        fmt(mean(msg_calls), 1),
+        str(max(msg_calls, default=0)),
+        str(len(run.telegram.rate_limited)),
+        fmt(sampler.cpu_seconds, 2),
+        fmt(sampler.peak_rss_mb, 1),
+    ]
+    notes = run_notes(f"N={count}", run, replies)
+    target = fmt(1 / delay if delay else None)
+    notes += [
+        f"  provider requests: {len(started)}/{count} chats, arrived {spread(started, 1000, 0)} ms "
+        f"after the messages were sent; the fake wrote the streams at {spread(rates, 1, 0)} "
+        f"tokens/s (target {target})",
+        f"  as users see it: message -> first text {spread(to_visible)} s; "
+        f"message -> complete {spread(to_done)} s",
+        f"  provider's last chunk -> complete text: {spread(end_to_done)} s",
+        f"  bot CPU per streamed chunk: {fmt(sampler.cpu_seconds / (count * tokens) * 1e6)} us "
+        f"({fmt(sampler.cpu_seconds, 1)} s for {count * tokens} chunks); "
+        f"RSS samples taken: {sampler.samples}",
+    ]
+    per_chat = [n for n in (len(r) for r in requests.values()) if n != 1]
+    if per_chat:
+        notes.append(f"  {len(per_chat)} chats sent more than one provider request")
+    methods = sorted({m for c in counts.values() for m in c} - {"sendMessage", "editMessageText"})
+    if set(methods) - {"sendChatAction"}:
+        notes.append(f"  other per-chat methods: {methods}")
+    if run.telegram.rate_limited:
+        by_method: dict[str, int] = {}
+        for method, _, _ in run.telegram.rate_limited:
+            by_method[method] = by_method.get(method, 0) + 1
+        notes.append(f"  429s by method: {by_method}")
+    return row, notes
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run every N in turn, then print the table and the notes."""
+    rows, notes = [], []
+    for count in args.chats:
+        timeout = args.timeout or 120 + count * 0.5 + args.tokens * args.delay * 3
+        try:
+            row, more = await measure(count, args.tokens, args.delay, timeout, args.keep)
+        except Exception as exc:  # a run that could not even start still gets its row
+            row = [str(count), "failed", *["-"] * (len(HEADERS) - 2)]
+            more = [f"N={count}: failed: {type(exc).__name__}: {exc}"]
+        rows.append(row)
+        notes += more
+        say(table(HEADERS, [row]))
+    rate = f"~{1 / args.delay:.0f} tokens/s" if args.delay else "no delay"
+    print(
+        f"stream_bench: {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart "
+        f"({rate}); fake Telegram with its default flood limits"
+    )
+    print(table(HEADERS, rows))
+    print()
+    print("\n".join(notes))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description="Streaming replies under load.")
+    parser.add_argument("--chats", type=int, nargs="+", default=[1, 100, 500])
+    parser.add_argument("--tokens", type=int, default=300, help="chunks (tokens) per answer")
+    parser.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
+    parser.add_argument("--timeout", type=float, default=0, help="seconds per N (0 = auto)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (bot.log)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    run_main(main(parse_args(sys.argv[1:])))

@@ -1,0 +1,117 @@
+"""The model client's stream reader: SSE quirks of gateways, at the HTTP seam."""
+
+from __future__ import annotations
+
+import json
+
+import httpx2
+import openai
+import pytest
+
+from bot.errors import ConnectionFailedError, ServerError, StreamInterruptedError
+from bot.llm import LLMClient, ModelOptions, ReasoningDelta, StreamEnd, TextDelta
+
+
+def _client(body: bytes, content_type: str = "text/event-stream") -> LLMClient:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=body, headers={"content-type": content_type})
+
+    sdk = openai.AsyncOpenAI(
+        api_key="sk-x",
+        base_url="http://gateway.test/v1",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+    )
+    return LLMClient(sdk, options=ModelOptions(), stall_timeout=5, max_retries=0, max_retry_wait=0)
+
+
+def _sse(*chunks: object, done: bool = True, comment: bool = False) -> bytes:
+    lines = []
+    for chunk in chunks:
+        if comment:
+            lines.append(": PROCESSING\n\n")
+        lines.append(f"data: {json.dumps(chunk)}\n\n")
+    if done:
+        lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode()
+
+
+def _delta(**delta: object) -> dict:
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+    }
+
+
+async def _events(client: LLMClient) -> list:
+    return [e async for e in client.stream(model="m", messages=[{"role": "user", "content": "x"}])]
+
+
+async def test_text_reasoning_usage_and_comments() -> None:
+    body = _sse(
+        _delta(role="assistant"),
+        _delta(reasoning_content="think"),
+        _delta(content="Hel"),
+        _delta(reasoning="more"),
+        _delta(content="lo"),
+        {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}},
+        comment=True,
+    )
+    events = await _events(_client(body))
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo"]
+    assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["think", "more"]
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.usage is not None and end.usage.prompt_tokens == 5
+
+
+async def test_gateway_that_ignores_stream_answers_one_completion() -> None:
+    completion = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": "Checking.",
+                    "tool_calls": [
+                        {
+                            "id": "a",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        },
+                        {
+                            "id": "b",
+                            "type": "function",
+                            "function": {"name": "g", "arguments": '{"q": 1}'},
+                        },
+                    ],
+                },
+            }
+        ],
+    }
+    events = await _events(_client(json.dumps(completion).encode(), "application/json"))
+    assert isinstance(events[0], TextDelta) and events[0].text == "Checking."
+    end = events[-1]
+    assert isinstance(end, StreamEnd)
+    assert [(c.id, c.name) for c in end.tool_calls] == [("a", "f"), ("b", "g")]
+    assert end.finish_reason == "tool_calls"
+
+
+async def test_stream_without_done_and_without_finish_reason_ends_cleanly() -> None:
+    events = await _events(_client(_sse(_delta(content="ok"), done=False)))
+    assert [type(e) for e in events] == [TextDelta, StreamEnd]
+
+
+async def test_error_object_inside_a_200_stream() -> None:
+    with pytest.raises(ServerError):
+        await _events(_client(_sse({"error": {"message": "upstream overloaded"}})))
+    with pytest.raises(StreamInterruptedError):
+        await _events(_client(_sse(_delta(content="part"), {"error": {"message": "boom"}})))
+
+
+async def test_garbage_chunk_is_an_error_not_a_crash() -> None:
+    with pytest.raises((ServerError, ConnectionFailedError)):
+        await _events(_client(b"data: {not json\n\n"))
