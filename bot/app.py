@@ -9,7 +9,6 @@ import httpx
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
-from telegram.request import HTTPXRequest
 
 from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
@@ -17,6 +16,7 @@ from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.ordering import TurnQueue
 from bot.settings import Settings
 from bot.speech import SpeechClient
+from bot.telegram_request import AiohttpRequest
 from bot.tools import build_tools
 from handlers import register
 from handlers.albums import AlbumCollector
@@ -36,16 +36,8 @@ BotApp = Application[Any, Any, Any, Any, Any, Any]
 def build_application(settings: Settings) -> BotApp:
     """The python-telegram-bot Application, wired but not started."""
     root = settings.telegram_api_url
-    request = HTTPXRequest(
-        connection_pool_size=64,
-        connect_timeout=10.0,
-        read_timeout=30.0,
-        write_timeout=30.0,
-        pool_timeout=60.0,
-    )
-    updates_request = HTTPXRequest(
-        connection_pool_size=2, read_timeout=settings.polling_timeout + 15.0
-    )
+    request = AiohttpRequest(connection_pool_size=64)
+    updates_request = AiohttpRequest(connection_pool_size=2, read_timeout=15.0)
     app = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
