@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     allowed_chat_ids: IdList = frozenset()
 
     # Live replies and Telegram limits
+    stream_mode: Literal["edit", "draft"] = "edit"
     edit_interval_private: float = Field(default=1.0, gt=0)
     edit_interval_group: float = Field(default=3.0, gt=0)
     telegram_global_rate: float = Field(default=30.0, gt=0)

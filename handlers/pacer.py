@@ -125,8 +125,14 @@ class Pacer:
             return 0.0
         return state.window[-max(allowed, 1)] + GROUP_WINDOW - now
 
-    async def acquire(self, chat_id: int, is_group: bool, urgent: bool) -> None:
-        """Wait until a call in this chat fits every budget, and take the slot."""
+    async def acquire(
+        self, chat_id: int, is_group: bool, urgent: bool, counted: bool = True
+    ) -> None:
+        """Wait until a call in this chat fits every budget, and take the slot.
+
+        `counted=False` (drafts) skips the bot-wide message budget; the chat's own
+        pace still applies.
+        """
         state = self._state(chat_id)
         state.users += 1
         try:
@@ -139,7 +145,8 @@ class Pacer:
                     if wait <= 0:
                         break
                     await self._sleep(wait)
-                await self._global.acquire(urgent)
+                if counted:
+                    await self._global.acquire(urgent)
                 now = self._clock()
                 state.next_at = max(state.next_at, now + self.interval(is_group))
                 if is_group:

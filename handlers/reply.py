@@ -18,6 +18,7 @@ from handlers.pacer import Pacer
 log = logging.getLogger(__name__)
 
 MAX_FINAL_ATTEMPTS = 8
+DRAFT_REFRESH = 20.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ReplyTarget:
     is_group: bool
     thread_id: int | None = None
     reply_to: int | None = None
+    draft_id: int | None = None
 
 
 @dataclass
@@ -85,6 +87,8 @@ class LiveReply:
         self._status: str | None = None
         self._footer: str | None = None
         self._sent: list[_SentPiece] = []
+        self._draft_id = target.draft_id if not target.is_group else None
+        self._draft_shown: Rendered | None = None
         self._render_cache: dict[str, Rendered] = {}
         self._dirty = asyncio.Event()
         self._final = False
@@ -171,16 +175,20 @@ class LiveReply:
             self._render_cache[piece] = cached
         return cached
 
-    def _next_change(self) -> tuple[int, Rendered] | None:
-        """The first piece whose shown state differs from what it should be now."""
+    def _next_change(self, final: bool) -> tuple[int, Rendered, bool] | None:
+        """The first piece whose shown state differs from what it should be now, and
+        whether it goes out as a draft (the growing last piece, while drafts are on)."""
         markdown = self._markdown()
         if not markdown:
             return None
         pieces = split_markdown(markdown)
+        drafting = self._draft_id is not None and not final
         for index, piece in enumerate(pieces):
             rendered = self._render(piece)
+            if drafting and index == len(pieces) - 1 and index >= len(self._sent):
+                return None if self._draft_shown == rendered else (index, rendered, True)
             if index >= len(self._sent) or self._sent[index].shown != rendered:
-                return index, rendered
+                return index, rendered, False
         return None
 
     # -- the background task ---------------------------------------------------------------
@@ -188,7 +196,13 @@ class LiveReply:
     async def _run(self) -> None:
         try:
             while True:
-                await self._dirty.wait()
+                if self._draft_id is not None and self._draft_shown is not None:
+                    try:
+                        await asyncio.wait_for(self._dirty.wait(), DRAFT_REFRESH)
+                    except TimeoutError:
+                        self._draft_shown = None  # a draft fades after ~30 s: show it again
+                else:
+                    await self._dirty.wait()
                 self._dirty.clear()
                 final = self._final
                 await self._deliver(final)
@@ -205,19 +219,24 @@ class LiveReply:
     async def _deliver(self, final: bool) -> None:
         attempts = 0
         while True:
-            change = self._next_change()
+            change = self._next_change(final)
             if change is None:
                 return
-            index, _ = change
+            index, _, draft = change
             new_message = index >= len(self._sent)
-            urgent = final or new_message or index < len(self._sent) - 1
-            await self._pacer.acquire(self._target.chat_id, self._target.is_group, urgent)
-            change = self._next_change()
+            urgent = final or (new_message and not draft) or index < len(self._sent) - 1
+            await self._pacer.acquire(
+                self._target.chat_id, self._target.is_group, urgent, counted=not draft
+            )
+            change = self._next_change(final)
             if change is None:
                 return
-            index, rendered = change
+            index, rendered, draft = change
             try:
-                await self._apply(index, rendered)
+                if draft:
+                    await self._show_draft(rendered)
+                else:
+                    await self._apply(index, rendered)
                 attempts = 0
             except RetryAfter as exc:
                 self.retries_after += 1
@@ -237,6 +256,31 @@ class LiveReply:
                 await asyncio.sleep(min(2**attempts * 0.25, 5))
             if not final and self._dirty.is_set():
                 return
+
+    async def _show_draft(self, rendered: Rendered) -> None:
+        """Stream the growing piece as a draft (private chats; not a message, no edit mark)."""
+        assert self._draft_id is not None
+        self.calls += 1
+        try:
+            await self._bot.send_message_draft(
+                chat_id=self._target.chat_id,
+                draft_id=self._draft_id,
+                text=rendered.text,
+                entities=_to_entities(rendered),
+            )
+        except BadRequest as exc:
+            if "parse entities" in exc.message.lower():
+                await self._bot.send_message_draft(
+                    chat_id=self._target.chat_id, draft_id=self._draft_id, text=rendered.text
+                )
+            else:
+                log.warning("drafts refused (%s); editing a message instead", exc.message)
+                self._draft_id = None
+                self._dirty.set()
+                return
+        self._draft_shown = rendered
+        if self.first_visible_at is None and self.has_text:
+            self.first_visible_at = time.monotonic()
 
     async def _apply(self, index: int, rendered: Rendered) -> None:
         try:

@@ -32,15 +32,17 @@ def chat_key(message: Message) -> ChatKey:
     return ChatKey(message.chat.id, thread or 0)
 
 
-def reply_target(message: Message) -> ReplyTarget:
-    """Where the answer to `message` goes."""
+def reply_target(message: Message, drafts: bool = False) -> ReplyTarget:
+    """Where the answer to `message` goes (streamed as drafts in private chats if asked)."""
     is_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     thread = message.message_thread_id if message.is_topic_message else None
+    private = message.chat.type == ChatType.PRIVATE
     return ReplyTarget(
         chat_id=message.chat.id,
         is_group=is_group,
         thread_id=thread,
         reply_to=message.message_id if is_group else None,
+        draft_id=message.message_id if drafts and private else None,
     )
 
 
@@ -106,7 +108,7 @@ async def run_turn(
     slot = slot if slot is not None else services.queue.take(key)
     user = message.from_user
     language = language_of(user, services.settings.default_language)
-    target = reply_target(message)
+    target = reply_target(message, drafts=services.settings.stream_mode == "draft")
     bot = message.get_bot()
     if slot.waiting:
         # Show at once that the message was seen; it is answered after the current one.
