@@ -42,6 +42,7 @@ MODEL = "gpt-4o-mini"
 FIRST_CHAT = 500_000_001
 CHAT_PATH = "/v1/chat/completions"
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText"})
+VISIBLE_METHODS = frozenset({"sendMessage", "sendMessageDraft"})
 REPLY_METHODS = MESSAGE_METHODS | {"sendChatAction"}
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -592,10 +593,10 @@ class BotRun:
         return found
 
     def first_visible(self) -> dict[int, float]:
-        """Per chat, when the fake received the first successful sendMessage."""
+        """Per chat, when the fake received the first successful sendMessage or draft."""
         seen: dict[int, float] = {}
         for call in self.telegram.calls:
-            if call.method == "sendMessage" and call.error is None and call.chat_id is not None:
+            if call.method in VISIBLE_METHODS and call.error is None and call.chat_id is not None:
                 seen.setdefault(call.chat_id, call.time)
         return seen
 

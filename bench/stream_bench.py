@@ -67,7 +67,7 @@ def answer_parts(tokens: int) -> list[str]:
 
 
 async def measure(
-    count: int, tokens: int, delay: float, timeout: float, keep: bool
+    count: int, tokens: int, delay: float, timeout: float, keep: bool, mode: str = "edit"
 ) -> tuple[list[str], list[str]]:
     """Run one N with a fresh bot; returns its table row and notes."""
     parts = answer_parts(tokens)
@@ -78,7 +78,7 @@ async def measure(
 
     chats = chat_ids(count)
     begun = time.monotonic()
-    async with bot_run(keep=keep) as run:
+    async with bot_run({"STREAM_MODE": mode}, keep=keep) as run:
         run.provider.set_default(respond)
         say(f"N={count}: bot polling after {time.monotonic() - begun:.1f} s; sending")
         sampler = ResourceSampler(run.bot.pid)
@@ -163,7 +163,7 @@ async def main(args: argparse.Namespace) -> None:
     for count in args.chats:
         timeout = args.timeout or 120 + count * 0.5 + args.tokens * args.delay * 3
         try:
-            row, more = await measure(count, args.tokens, args.delay, timeout, args.keep)
+            row, more = await measure(count, args.tokens, args.delay, timeout, args.keep, args.mode)
         except Exception as exc:  # a run that could not even start still gets its row
             row = [str(count), "failed", *["-"] * (len(HEADERS) - 2)]
             more = [f"N={count}: failed: {type(exc).__name__}: {exc}"]
@@ -173,7 +173,7 @@ async def main(args: argparse.Namespace) -> None:
     rate = f"~{1 / args.delay:.0f} tokens/s" if args.delay else "no delay"
     print(
         f"stream_bench: {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart "
-        f"({rate}); fake Telegram with its default flood limits"
+        f"({rate}); STREAM_MODE={args.mode}; fake Telegram with its default flood limits"
     )
     print(table(HEADERS, rows))
     print()
@@ -188,6 +188,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
     parser.add_argument("--timeout", type=float, default=0, help="seconds per N (0 = auto)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (bot.log)")
+    parser.add_argument(
+        "--mode", choices=("edit", "draft"), default="edit", help="the bot's STREAM_MODE"
+    )
     return parser.parse_args(argv)
 
 
