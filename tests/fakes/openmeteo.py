@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import LocalServer
+
 GEO_PREFIX = "/geo/v1"
 WEATHER_PREFIX = "/v1"
 
@@ -199,7 +201,7 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeOpenMeteo:
+class FakeOpenMeteo(LocalServer):
     """Open-Meteo's geocoding and forecast APIs on 127.0.0.1, with scriptable failures."""
 
     def __init__(self, places: list[dict[str, Any]] | None = None) -> None:
@@ -209,34 +211,11 @@ class FakeOpenMeteo:
         self.codes: list[int] | None = None
         self._fail_status: int | None = None
         self._fail_endpoint: str | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> FakeOpenMeteo:
-        """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """Geocoding and forecast endpoints."""
         app.router.add_get(f"{GEO_PREFIX}/search", self._search)
         app.router.add_get(f"{WEATHER_PREFIX}/forecast", self._forecast)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenMeteo:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def base_url(self) -> str:

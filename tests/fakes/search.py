@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from tests.fakes.server import LocalServer
+
 
 @dataclass
 class Recorded:
@@ -46,7 +48,7 @@ def default_results(query: str, count: int = 3) -> list[dict[str, str]]:
     ]
 
 
-class _Server:
+class _Server(LocalServer):
     """An aiohttp app on a free port of 127.0.0.1 that records requests."""
 
     def __init__(self) -> None:
@@ -54,34 +56,6 @@ class _Server:
         self.results: dict[str, list[dict[str, str]]] = {}
         self.delay = 0.0
         self._fail_status: int | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    def _routes(self, app: web.Application) -> None:
-        raise NotImplementedError
-
-    async def start(self) -> Any:
-        """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
-        self._routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Any:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:
@@ -117,7 +91,7 @@ class _Server:
 class FakeSearx(_Server):
     """A SearXNG instance with the JSON format enabled (and only JSON)."""
 
-    def _routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/search", self._search)
 
     async def _search(self, request: web.Request) -> web.Response:
@@ -168,7 +142,7 @@ class FakeTavily(_Server):
         super().__init__()
         self.api_key = api_key
 
-    def _routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/search", self._search)
 
     @property

@@ -1,0 +1,40 @@
+"""What every small fake server shares: an aiohttp app on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from aiohttp import web
+
+
+class LocalServer:
+    """Subclasses add their routes in `routes()`; `start()` listens, `stop()` cleans up."""
+
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        """Add the fake's routes to `app`."""
+
+    async def start(self) -> Self:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
