@@ -59,6 +59,16 @@ def sender_name(user: User | None) -> str | None:
     return name[:64]
 
 
+async def chat_model(services: Services, key: ChatKey) -> str:
+    """The chat's model (/model), or the default one when unset or unreadable."""
+    try:
+        chosen = await services.store.get_setting(key, MODEL_SETTING)
+    except Exception:
+        log.exception("cannot read the model of chat %s", key.chat_id)
+        chosen = None
+    return chosen or services.settings.openai_model
+
+
 async def _keep_typing(message: Message, reply: LiveReply) -> None:
     thread = message.message_thread_id if message.is_topic_message else None
     while reply.first_visible_at is None:
@@ -118,9 +128,7 @@ async def run_turn(
             )
     async with slot:
         started = time.monotonic()
-        model = (
-            await services.store.get_setting(key, MODEL_SETTING) or services.settings.openai_model
-        )
+        model = await chat_model(services, key)
         reply = LiveReply(bot, services.pacer, target, header=header)
         typing = asyncio.create_task(_keep_typing(message, reply))
         turn = TurnInput(
@@ -134,7 +142,12 @@ async def run_turn(
             model=model,
         )
         try:
-            outcome = await services.engine.run_turn(turn, reply)
+            try:
+                outcome = await services.engine.run_turn(turn, reply)
+            except Exception:
+                # A bug or a broken database must not leave the user with silence.
+                log.exception("turn crashed in chat %s", key.chat_id)
+                outcome = TurnOutcome(text="", status="failed", error=BotError("turn crashed"))
             if outcome.status == "failed":
                 error = outcome.error
                 shown = (
@@ -206,7 +219,11 @@ async def speak_answer(
     services: Services, message: Message, key: ChatKey, text: str, language: str
 ) -> None:
     """Send a spoken copy of the answer when the chat switched /voice on."""
-    if await services.store.get_setting(key, VOICE_SETTING) != "on" or services.speech is None:
+    try:
+        if services.speech is None or await services.store.get_setting(key, VOICE_SETTING) != "on":
+            return
+    except Exception:
+        log.exception("cannot read the voice setting of chat %s", key.chat_id)
         return
     target = reply_target(message)
     try:

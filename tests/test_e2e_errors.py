@@ -128,3 +128,11 @@ async def test_other_chats_are_served_while_one_fails(harness: Harness) -> None:
     bad = await harness.answer(chat_id=777)
     assert "server error" in bad[0]
     assert not any("Traceback" in t for t in bad)
+
+
+async def test_a_broken_database_still_gets_the_user_an_answer(harness: Harness) -> None:
+    await harness.runtime.services.store.close()  # type: ignore[union-attr]
+    harness.say("hello?")
+    texts = await harness.answer()
+    assert "went wrong" in texts[0]
+    assert any("turn crashed" in line for line in harness.log_lines)
