@@ -191,7 +191,7 @@ class ConversationEngine:
                         outcome,
                     )
                 except ContextTooLongError:
-                    if shrunk or answer:
+                    if shrunk or answer or outcome.tool_calls:
                         raise
                     shrunk = True
                     used = sum(r.tokens for r in window)
@@ -257,18 +257,27 @@ class ConversationEngine:
                 ),
             )
         if outcome.usage is not None:
+            await self._record_usage(turn, conversation_id, model, outcome.usage)
+        outcome.ended_at = time.monotonic()
+        return outcome
+
+    async def _record_usage(
+        self, turn: TurnInput, conversation_id: int, model: str, usage: Usage
+    ) -> None:
+        """Usage is bookkeeping: failing to record it must not fail the turn."""
+        try:
             await self._store.record_usage(
                 UsageRecord(
                     conversation_id=conversation_id,
                     chat_id=turn.key.chat_id,
                     user_id=turn.user_id,
                     model=model,
-                    prompt_tokens=outcome.usage.prompt_tokens,
-                    completion_tokens=outcome.usage.completion_tokens,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
                 )
             )
-        outcome.ended_at = time.monotonic()
-        return outcome
+        except Exception:
+            log.exception("could not record usage of conversation %s", conversation_id)
 
     @staticmethod
     def _add_usage(outcome: TurnOutcome, usage: Usage | None) -> None:

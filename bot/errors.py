@@ -79,6 +79,12 @@ class BadRequestError(ProviderError):
     user_key = "error_bad_request"
 
 
+class BadResponseError(ProviderError):
+    """The provider answered 200 with something that is not a completion (a wrong base URL)."""
+
+    user_key = "error_bad_response"
+
+
 class ServerError(ProviderError):
     """5xx from the provider: retried with backoff, then reported."""
 

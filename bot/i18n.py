@@ -282,6 +282,16 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Tệp quá lớn ({size} MB; Telegram chỉ cho bot tải tối đa {limit} MB).",
         "zh": "文件太大（{size} MB；Telegram 只允许机器人下载最多 {limit} MB）。",
     },
+    "error_download_failed": {
+        "en": "I couldn't download this file from Telegram. Please send it again.",
+        "vi": "Tôi không tải được tệp này từ Telegram. Vui lòng gửi lại.",
+        "zh": "无法从 Telegram 下载此文件，请重新发送。",
+    },
+    "error_bad_response": {
+        "en": "The provider's answer was not understood. The bot's owner should check OPENAI_BASE_URL.",
+        "vi": "Không hiểu được phản hồi của nhà cung cấp. Chủ bot nên kiểm tra OPENAI_BASE_URL.",
+        "zh": "无法理解服务商的响应。请机器人所有者检查 OPENAI_BASE_URL。",
+    },
     "error_audio_too_big": {
         "en": "This recording is too big to transcribe (at most {limit} MB).",
         "vi": "Bản ghi âm quá lớn để chuyển thành văn bản (tối đa {limit} MB).",

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import openai
 
 from bot.errors import (
     BadRequestError,
+    BadResponseError,
     ConnectionFailedError,
     ContextTooLongError,
     ModelNotFoundError,
@@ -45,9 +47,19 @@ _CONTEXT_HINTS = (
     "input is too long",
     "reduce the length",
 )
-_TOOL_HINTS = ("tool", "function")
-_IMAGE_HINTS = ("image", "vision", "multimodal")
-_UNSUPPORTED_HINTS = ("not support", "unsupported", "does not support", "not available", "invalid")
+# Phrases that say a capability is missing, not that one input was bad: a broken image
+# must not switch vision off for the model.
+_NO_VISION = re.compile(
+    r"(does ?n[o']t|do not|not) support(s|ed)? (image|vision|multimodal|multi-modal)"
+    r"|(image|vision|multimodal)( input)?s? (is|are) not supported"
+    r"|image_url is only supported|only supported by certain models|not a (multimodal|vision)"
+    r"|invalid content type"
+)
+_NO_TOOLS = re.compile(
+    r"(does ?n[o']t|do not|not) support(s|ed)? (tools|tool use|tool calling|function)"
+    r"|(tools|tool use|tool calling|function calling)( parameter)? (is|are) not supported"
+    r"|unsupported parameter: '?(tools|tool_choice)|unrecognized request argument supplied: tools"
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,8 @@ def map_status_error(exc: openai.APIStatusError) -> ProviderError:
         return ProviderPermissionError(detail)
     if status == 404:
         return ModelNotFoundError(detail)
+    if status == 402:
+        return QuotaExceededError(detail)  # DeepSeek, OpenRouter: out of balance or credits
     if status == 429:
         if "insufficient_quota" in lowered or "quota" in lowered or "billing" in lowered:
             return QuotaExceededError(detail)
@@ -131,11 +145,9 @@ def map_status_error(exc: openai.APIStatusError) -> ProviderError:
     if status in (400, 413, 422):
         if any(h in lowered for h in _CONTEXT_HINTS):
             return ContextTooLongError(detail)
-        if any(h in lowered for h in _IMAGE_HINTS) and any(
-            h in lowered for h in (*_UNSUPPORTED_HINTS, "only supported", "invalid content type")
-        ):
+        if _NO_VISION.search(lowered):
             return VisionUnsupportedError(detail)
-        if any(h in lowered for h in _TOOL_HINTS) and any(h in lowered for h in _UNSUPPORTED_HINTS):
+        if _NO_TOOLS.search(lowered):
             return ToolsUnsupportedError(detail)
         return BadRequestError(detail)
     if status >= 500:
@@ -225,8 +237,17 @@ class ChunkReader:
                 self.finish_reason = choice["finish_reason"]
         return events
 
-    def whole(self, completion: dict[str, Any]) -> list[LLMEvent]:
-        """The events of a non-streamed completion."""
+    def whole(self, body: bytes) -> list[LLMEvent]:
+        """The events of a non-streamed completion (a gateway that ignored stream=True)."""
+        try:
+            completion = json.loads(body)
+        except ValueError as exc:
+            raise StreamChunkError(f"unreadable answer: {body[:80]!r}") from exc
+        if not isinstance(completion, dict):
+            raise StreamChunkError("the answer is not a JSON object")
+        if completion.get("error"):
+            error = completion["error"]
+            raise StreamChunkError(str(error.get("message") if isinstance(error, dict) else error))
         self._read_usage(completion.get("usage"))
         events: list[LLMEvent] = []
         for choice in completion.get("choices") or ():
@@ -393,12 +414,13 @@ class LLMClient:
             try:
                 if "json" in response.headers.get("content-type", ""):
                     # A gateway that ignored stream=True and answered with one completion.
-                    events = chunks.whole(json.loads(await response.read()))
+                    events = chunks.whole(await response.read())
                     for event in events:
                         yield event
                     return
                 lines = response.iter_lines().__aiter__()
                 data: list[str] = []
+                spoke_sse = False
                 while True:
                     try:
                         async with asyncio.timeout(self._stall_timeout):
@@ -410,6 +432,7 @@ class LLMClient:
                             raise StreamInterruptedError("stream stalled", stalled=True) from exc
                         raise ProviderTimeoutError("no chunk before the stall timeout") from exc
                     if line.startswith("data:"):
+                        spoke_sse = True
                         data.append(line[5:].lstrip(" "))
                         continue
                     if line or not data:
@@ -423,6 +446,9 @@ class LLMClient:
                 if data and (payload := "\n".join(data)) != "[DONE]":
                     for event in chunks.feed(payload):
                         yield event
+                if not spoke_sse:
+                    kind = response.headers.get("content-type", "no content type")
+                    raise BadResponseError(f"not an event stream ({kind})")
             finally:
                 await request.__aexit__(None, None, None)
         except StreamChunkError as exc:

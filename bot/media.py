@@ -160,6 +160,8 @@ def _pdf_text(data: bytes) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise InputError("error_document_broken", str(exc)) from exc
+    except Exception as exc:  # pypdf raises many kinds (encrypted files, odd streams)
+        raise InputError("error_document_broken", f"{type(exc).__name__}: {exc}") from exc
     return "\n\n".join(p.strip() for p in pages if p.strip())
 
 

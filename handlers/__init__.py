@@ -9,14 +9,15 @@ from handlers import commands, media, messages
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     """Install every handler on the application."""
-    app.add_handler(CommandHandler("start", commands.start))
-    app.add_handler(CommandHandler("help", commands.help_command))
-    app.add_handler(CommandHandler(["new", "reset"], commands.new_conversation))
-    app.add_handler(CommandHandler("model", commands.model_command))
-    app.add_handler(CommandHandler("ask", commands.ask))
-    app.add_handler(CommandHandler("answerall", commands.answer_all))
-    app.add_handler(CommandHandler("voice", commands.voice_command))
-    app.add_handler(CommandHandler("image", commands.image_command))
+    fresh = filters.UpdateType.MESSAGE  # an edited command must not run again
+    app.add_handler(CommandHandler("start", commands.start, filters=fresh))
+    app.add_handler(CommandHandler("help", commands.help_command, filters=fresh))
+    app.add_handler(CommandHandler(["new", "reset"], commands.new_conversation, filters=fresh))
+    app.add_handler(CommandHandler("model", commands.model_command, filters=fresh))
+    app.add_handler(CommandHandler("ask", commands.ask, filters=fresh))
+    app.add_handler(CommandHandler("answerall", commands.answer_all, filters=fresh))
+    app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))
+    app.add_handler(CommandHandler("image", commands.image_command, filters=fresh))
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)

@@ -103,11 +103,20 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start a fresh conversation; the old one stays in the database."""
-    if (r := await _begin(update, context)) is None or not await r.may_change():
+    if (r := await _begin(update, context)) is None:
         return
     key = chat_key(r.message)
-    # Wait for a running answer in this conversation, so the reset lands after it.
-    async with r.services.queue.take(key):
+    # Take the place in line first: the reset lands after the turns before it, and
+    # before those after it, even while the admin check is on its way.
+    slot = r.services.queue.take(key)
+    try:
+        if not await r.may_change():
+            slot.abandon()
+            return
+    except BaseException:
+        slot.abandon()
+        raise
+    async with slot:
         await r.services.store.new_conversation(key)
     await r.say("new_conversation")
 

@@ -60,10 +60,10 @@ def replies_to_bot(message: Message, bot_id: int) -> bool:
 
 
 def strip_mention(text: str, username: str) -> str:
-    """The text without the @botname mention."""
+    """The text without the @botname mention (spacing and indentation kept)."""
     if username:
-        text = re.sub(rf"@{re.escape(username)}\b", "", text, flags=re.IGNORECASE)
-    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
+        text = re.sub(rf"(?<!\w)@{re.escape(username)}\b[ \t]?", "", text, flags=re.IGNORECASE)
+    return text.strip()
 
 
 def quoted(message: Message | None, bot_id: int) -> str | None:

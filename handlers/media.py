@@ -52,7 +52,9 @@ async def download(services: Services, message: Message, file_id: str, size: int
             raise InputError(
                 "error_file_too_big", size=round((size or 0) / 1024 / 1024, 1), limit=20
             ) from exc
-        raise
+        raise InputError("error_download_failed", exc.message) from exc
+    except TelegramError as exc:
+        raise InputError("error_download_failed", exc.message) from exc
 
 
 def _image_document(message: Message) -> bool:
@@ -158,24 +160,31 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None:
         return
     services = get_services(context)
-    messages = [message]
-    if message.media_group_id:
-        album = (message.chat.id, message.media_group_id)
-        if not services.albums.add(album, message):
+    album = (message.chat.id, message.media_group_id) if message.media_group_id else None
+    if album is not None and not services.albums.add(album, message):
+        return  # the album's first message answers for all of them
+    # The place in line is taken before any await, so turns keep the order of messages.
+    slot = services.queue.take(chat_key(message))
+    try:
+        messages = await services.albums.collect(album) if album is not None else [message]
+        if not await _addressed(services, messages) or not await admitted(services, message):
+            slot.abandon()
             return
-        messages = await services.albums.collect(album)
-    if not await _addressed(services, messages):
-        return
-    if not await admitted(services, message):
-        return
-    await answer_media(services, message, messages)
+    except BaseException:
+        slot.abandon()
+        raise
+    await answer_media(services, message, messages, slot=slot)
 
 
 async def answer_media(
-    services: Services, message: Message, messages: list[Message], question: str | None = None
+    services: Services,
+    message: Message,
+    messages: list[Message],
+    question: str | None = None,
+    slot: Any = None,
 ) -> None:
     """Read the media (while an earlier turn may still run), then run the turn in order."""
-    slot = services.queue.take(chat_key(message))
+    slot = slot if slot is not None else services.queue.take(chat_key(message))
     language = language_of(message.from_user, services.settings.default_language)
     try:
         with contextlib.suppress(TelegramError):
@@ -190,6 +199,11 @@ async def answer_media(
         log.info("media refused in chat %s: %s", message.chat.id, exc.detail)
         model = services.settings.openai_model
         await notify(services, message, error_text(exc, language, model))
+        return
+    except Exception:
+        slot.abandon()
+        log.exception("reading media failed in chat %s", message.chat.id)
+        await notify(services, message, translate(language, "error_download_failed"))
         return
     except BaseException:
         slot.abandon()

@@ -20,7 +20,7 @@ from handlers.groups import (
     replies_to_bot,
     strip_mention,
 )
-from handlers.turns import language_of, notify, run_turn
+from handlers.turns import chat_key, language_of, notify, run_turn
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +98,21 @@ async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if message is None:
         return
     services = get_services(context)
-    addressed = mentions_bot(message, services.bot_username, services.bot_id) or replies_to_bot(
-        message, services.bot_id
-    )
-    if not addressed and not await answers_all(services, message.chat.id):
-        return
-    if not await admitted(services, message):
-        return
-    text = strip_mention(message_text(message), services.bot_username)
-    if not text:
-        return
-    await run_turn(services, message, with_quote(services, message, text))
+    # The place in line is taken before any await, so turns keep the order of messages.
+    slot = services.queue.take(chat_key(message))
+    try:
+        addressed = mentions_bot(message, services.bot_username, services.bot_id) or replies_to_bot(
+            message, services.bot_id
+        )
+        text = strip_mention(message_text(message), services.bot_username)
+        wanted = addressed or await answers_all(services, message.chat.id)
+        if not wanted or not await admitted(services, message) or not text:
+            slot.abandon()
+            return
+    except BaseException:
+        slot.abandon()
+        raise
+    await run_turn(services, message, with_quote(services, message, text), slot=slot)
 
 
 async def on_private_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

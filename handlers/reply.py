@@ -126,7 +126,7 @@ class LiveReply:
 
     def _wake(self) -> None:
         self._dirty.set()
-        if self._task is None and not self._broken:
+        if not self._broken and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run())
 
     # -- ending ----------------------------------------------------------------------------
@@ -194,27 +194,42 @@ class LiveReply:
     # -- the background task ---------------------------------------------------------------
 
     async def _run(self) -> None:
-        try:
-            while True:
-                if self._draft_id is not None and self._draft_shown is not None:
-                    try:
-                        await asyncio.wait_for(self._dirty.wait(), DRAFT_REFRESH)
-                    except TimeoutError:
-                        self._draft_shown = None  # a draft fades after ~30 s: show it again
-                else:
-                    await self._dirty.wait()
-                self._dirty.clear()
-                final = self._final
+        while True:
+            if self._draft_id is not None and self._draft_shown is not None:
+                try:
+                    await asyncio.wait_for(self._dirty.wait(), DRAFT_REFRESH)
+                except TimeoutError:
+                    self._draft_shown = None  # a draft fades after ~30 s: show it again
+            else:
+                await self._dirty.wait()
+            self._dirty.clear()
+            final = self._final
+            try:
                 await self._deliver(final)
+            except Forbidden as exc:
+                log.warning("chat %s refuses messages: %s", self._target.chat_id, exc.message)
+                self._broken = True
+                return
+            except Exception:
+                log.exception("live reply failed in chat %s", self._target.chat_id)
                 if final:
+                    await self._last_resort()
                     return
-                if self._final:
-                    self._dirty.set()
-        except asyncio.CancelledError:
-            raise
+            if final:
+                return
+            if self._final:
+                self._dirty.set()
+
+    async def _last_resort(self) -> None:
+        """The final text could not be delivered as planned: send it as new plain messages."""
+        self._markdown_on = False
+        self._render_cache.clear()
+        self._sent = []
+        self._draft_id = None
+        try:
+            await self._deliver(final=True)
         except Exception:
-            log.exception("live reply failed in chat %s", self._target.chat_id)
-            self._broken = True
+            log.exception("could not deliver the final text in chat %s", self._target.chat_id)
 
     async def _deliver(self, final: bool) -> None:
         attempts = 0
@@ -291,8 +306,17 @@ class LiveReply:
                 self._sent[index].shown = rendered
             elif "parse entities" in message or "entity" in message:
                 log.warning("telegram rejected entities (%s); sending plain text", exc.message)
-                await self._send_or_edit(index, rendered.plain(), shown=rendered)
-            elif "message to edit not found" in message and index < len(self._sent):
+                try:
+                    await self._send_or_edit(index, rendered.plain(), shown=rendered)
+                except BadRequest as again:
+                    if "not modified" not in again.message.lower():
+                        raise
+                    self._sent[index].shown = rendered
+            elif index < len(self._sent):
+                # The message cannot be edited (deleted, too old, ...): continue in a new one.
+                log.warning(
+                    "cannot edit in chat %s (%s); sending anew", self._target.chat_id, exc.message
+                )
                 self._sent[index] = _SentPiece(await self._send_new(rendered), rendered)
             else:
                 raise

@@ -155,7 +155,11 @@ async def run_turn(
                     if error
                     else translate(language, "empty_answer")
                 )
-                await reply.finish(shown)
+                if reply.has_text:
+                    # Keep what the user already sees; say what went wrong under it.
+                    await reply.finish(footer=shown)
+                else:
+                    await reply.finish(shown)
             elif not outcome.text:
                 await reply.finish(translate(language, "empty_answer"))
             else:

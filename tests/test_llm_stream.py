@@ -115,3 +115,66 @@ async def test_error_object_inside_a_200_stream() -> None:
 async def test_garbage_chunk_is_an_error_not_a_crash() -> None:
     with pytest.raises((ServerError, ConnectionFailedError)):
         await _events(_client(b"data: {not json\n\n"))
+
+
+def _status_error(status: int, message: str, code: str | None = None) -> openai.APIStatusError:
+    request = httpx2.Request("POST", "http://gateway.test/v1/chat/completions")
+    response = httpx2.Response(status, request=request)
+    body = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    return openai.APIStatusError(message, response=response, body=body)
+
+
+def test_capability_errors_are_told_apart_from_bad_input() -> None:
+    from bot.errors import (
+        BadRequestError,
+        QuotaExceededError,
+        ToolsUnsupportedError,
+        VisionUnsupportedError,
+    )
+    from bot.llm import map_status_error
+
+    assert isinstance(
+        map_status_error(_status_error(400, "This model does not support image input.")),
+        VisionUnsupportedError,
+    )
+    assert isinstance(
+        map_status_error(
+            _status_error(
+                400, "Invalid content type. image_url is only supported by certain models."
+            )
+        ),
+        VisionUnsupportedError,
+    )
+    assert isinstance(map_status_error(_status_error(400, "Invalid image data")), BadRequestError)
+    assert isinstance(
+        map_status_error(
+            _status_error(
+                400, "You uploaded an unsupported image. Please make sure your image is valid."
+            )
+        ),
+        BadRequestError,
+    )
+    assert isinstance(
+        map_status_error(_status_error(400, "This model does not support tools")),
+        ToolsUnsupportedError,
+    )
+    assert isinstance(
+        map_status_error(
+            _status_error(400, "Invalid 'messages[3]': role 'tool' must follow tool_calls")
+        ),
+        BadRequestError,
+    )
+    assert isinstance(
+        map_status_error(_status_error(402, "Insufficient Balance")), QuotaExceededError
+    )
+
+
+async def test_json_error_body_and_html_page_are_provider_errors() -> None:
+    from bot.errors import BadResponseError
+
+    with pytest.raises(ServerError):
+        await _events(_client(b'{"error": {"message": "upstream failed"}}', "application/json"))
+    with pytest.raises(ServerError):
+        await _events(_client(b"not json at all", "application/json"))
+    with pytest.raises(BadResponseError):
+        await _events(_client(b"<html><body>Welcome to nginx</body></html>", "text/html"))
