@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import aiosqlite
 
 from storage.migrations import MIGRATIONS
 from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+
+SETTINGS_CACHE_SIZE = 50_000
 
 _COLUMNS = (
     "id, role, content, parts, sender, tool_calls, tool_call_id, kind, status, tokens, meta, "
@@ -55,6 +58,8 @@ class SQLiteStore:
         self._db = db
         self._write_lock = asyncio.Lock()
         self._active: dict[ChatKey, int] = {}
+        # Per-chat settings are read on every turn and written rarely: keep the recent ones.
+        self._settings: OrderedDict[tuple[ChatKey, str], str | None] = OrderedDict()
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
@@ -228,10 +233,22 @@ class SQLiteStore:
 
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
+        slot = (key, name)
+        if slot in self._settings:
+            self._settings.move_to_end(slot)
+            return self._settings[slot]
         sql = "SELECT value FROM chat_settings WHERE chat_id = ? AND thread_id = ? AND name = ?"
         async with self._db.execute(sql, (key.chat_id, key.thread_id, name)) as cur:
             row = await cur.fetchone()
-        return None if row is None else str(row[0])
+        value = None if row is None else str(row[0])
+        self._remember(slot, value)
+        return value
+
+    def _remember(self, slot: tuple[ChatKey, str], value: str | None) -> None:
+        self._settings[slot] = value
+        self._settings.move_to_end(slot)
+        while len(self._settings) > SETTINGS_CACHE_SIZE:
+            self._settings.popitem(last=False)
 
     async def set_setting(self, key: ChatKey, name: str, value: str | None) -> None:
         """Set (or with None, clear) a per-chat setting."""
@@ -248,6 +265,7 @@ class SQLiteStore:
                     "DO UPDATE SET value = excluded.value",
                     (key.chat_id, key.thread_id, name, value),
                 )
+            self._remember((key, name), value)
 
     async def record_usage(self, usage: UsageRecord) -> None:
         """Record the tokens of one model call."""
