@@ -30,7 +30,6 @@ def main(argv: list[str]) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.secrets)
-    settings.ensure_data_dir()
     from bot.app import run
 
     run(settings)

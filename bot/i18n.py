@@ -162,11 +162,6 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Hãy viết câu hỏi sau /ask, ví dụ: /ask lỗ đen là gì?",
         "zh": "请在 /ask 后写下问题，例如：/ask 什么是黑洞？",
     },
-    "queued": {
-        "en": "Got it, I'll answer right after the current reply.",
-        "vi": "Đã nhận, tôi sẽ trả lời ngay sau câu trả lời hiện tại.",
-        "zh": "收到，我会在当前回复之后立即回答。",
-    },
     "interrupted": {
         "en": "⚠️ The answer was interrupted: {reason}",
         "vi": "⚠️ Câu trả lời bị gián đoạn: {reason}",
@@ -445,18 +440,3 @@ def translate(lang: str, key: str, **params: object) -> str:
         return template.format(**params)
     except (KeyError, IndexError):
         return template
-
-
-def has_key(key: str) -> bool:
-    """Whether a string with this key exists."""
-    return key in _STRINGS
-
-
-def all_keys() -> list[str]:
-    """Every string key, for completeness tests."""
-    return list(_STRINGS)
-
-
-def variants(key: str) -> dict[str, str]:
-    """Every language's template for `key`."""
-    return dict(_STRINGS[key])

@@ -213,49 +213,44 @@ class ChunkReader:
         self.first_chunk_at: float | None = None
         self.started = False
 
+    @staticmethod
+    def _parse(raw: str | bytes) -> Any:
+        """One JSON payload; an `error` object in it (inside a 200 answer) is raised."""
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise StreamChunkError(f"unreadable answer: {raw[:80]!r}") from exc
+        if isinstance(value, dict) and value.get("error"):
+            error = value["error"]
+            raise StreamChunkError(str(error.get("message") if isinstance(error, dict) else error))
+        return value
+
     def feed(self, payload: str) -> list[LLMEvent]:
         """The events of one SSE data payload."""
-        try:
-            chunk = json.loads(payload)
-        except ValueError as exc:
-            raise StreamChunkError(f"unreadable chunk: {payload[:80]!r}") from exc
+        chunk = self._parse(payload)
         if not isinstance(chunk, dict):
             return []
-        if chunk.get("error"):
-            error = chunk["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            raise StreamChunkError(str(message))
         if self.first_chunk_at is None:
             self.first_chunk_at = time.monotonic()
-        self._read_usage(chunk.get("usage"))
-        events: list[LLMEvent] = []
-        for choice in chunk.get("choices") or ():
-            if choice.get("index") not in (0, None):
-                continue
-            self._read_delta(choice.get("delta") or {}, events)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-        return events
+        return self._read(chunk, "delta")
 
     def whole(self, body: bytes) -> list[LLMEvent]:
         """The events of a non-streamed completion (a gateway that ignored stream=True)."""
-        try:
-            completion = json.loads(body)
-        except ValueError as exc:
-            raise StreamChunkError(f"unreadable answer: {body[:80]!r}") from exc
+        completion = self._parse(body)
         if not isinstance(completion, dict):
             raise StreamChunkError("the answer is not a JSON object")
-        if completion.get("error"):
-            error = completion["error"]
-            raise StreamChunkError(str(error.get("message") if isinstance(error, dict) else error))
-        self._read_usage(completion.get("usage"))
+        return [*self._read(completion, "message"), self.end()]
+
+    def _read(self, body: dict[str, Any], field: str) -> list[LLMEvent]:
+        """Usage, and the first choice's `delta` (stream) or `message` (whole answer)."""
+        self._read_usage(body.get("usage"))
         events: list[LLMEvent] = []
-        for choice in completion.get("choices") or ():
+        for choice in body.get("choices") or ():
             if choice.get("index") not in (0, None):
                 continue
-            self._read_delta(choice.get("message") or {}, events)
-            self.finish_reason = choice.get("finish_reason")
-        events.append(self.end())
+            self._read_delta(choice.get(field) or {}, events)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
         return events
 
     def _read_usage(self, usage: Any) -> None:

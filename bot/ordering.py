@@ -63,13 +63,6 @@ class TurnQueue:
         self._tails[key] = slot._done
         return slot
 
-    def busy(self, key: Hashable) -> bool:
-        """Whether a turn of this key is running or waiting."""
-        return key in self._tails
-
     def _forget(self, key: Hashable, done: asyncio.Future[None]) -> None:
         if self._tails.get(key) is done:
             del self._tails[key]
-
-    def __len__(self) -> int:
-        return len(self._tails)

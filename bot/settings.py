@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -197,8 +196,3 @@ class Settings(BaseSettings):
             self.webhook_secret.get_secret_value(),
         ]
         return [v for v in values if len(v) >= 6]
-
-    def ensure_data_dir(self) -> None:
-        """Create the folder that holds the database file."""
-        if self.database_path != ":memory:":
-            Path(self.database_path).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from telegram import Message
 from telegram.ext import ContextTypes
@@ -36,7 +35,6 @@ class Services:
     albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))
     bot_username: str = ""
     bot_id: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -76,11 +76,6 @@ class GlobalBucket:
             self._tokens -= 1
             future.set_result(None)
 
-    @property
-    def waiting(self) -> int:
-        """How many calls wait for a token."""
-        return len(self._waiters)
-
 
 class Pacer:
     """Decides when a chat's next message or edit may go out."""
@@ -174,10 +169,3 @@ class Pacer:
         """Telegram said 429 for this chat: nothing goes there for `seconds`."""
         state = self._state(chat_id)
         state.next_at = max(state.next_at, self._clock() + seconds)
-
-    def pending_delay(self, chat_id: int) -> float:
-        """How long a call in this chat would wait now (for progress decisions)."""
-        state = self._chats.get(chat_id)
-        if state is None:
-            return 0.0
-        return max(0.0, state.next_at - self._clock())

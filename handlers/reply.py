@@ -119,11 +119,6 @@ class LiveReply:
         """Whether any answer text arrived."""
         return self._answer_len > 0
 
-    @property
-    def message_ids(self) -> list[int]:
-        """The ids of the messages this reply consists of."""
-        return [p.message_id for p in self._sent]
-
     def _wake(self) -> None:
         self._dirty.set()
         if not self._broken and (self._task is None or self._task.done()):
@@ -361,6 +356,3 @@ async def send_text(bot: Bot, pacer: Pacer, target: ReplyTarget, text: str) -> N
     """Send a short plain-text message through the same pacing as live replies."""
     reply = LiveReply(bot, pacer, target, markdown=False)
     await reply.finish(text)
-
-
-__all__ = ["Forbidden", "LiveReply", "ReplyTarget", "send_text"]

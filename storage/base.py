@@ -38,10 +38,6 @@ class Store(Protocol):
         """The newest messages whose tokens fit the budget, oldest first."""
         ...
 
-    async def count_messages(self, conversation_id: int) -> int:
-        """How many messages the conversation holds."""
-        ...
-
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
         ...

@@ -224,13 +224,6 @@ class SQLiteStore:
         picked.reverse()
         return picked
 
-    async def count_messages(self, conversation_id: int) -> int:
-        """How many messages the conversation holds."""
-        sql = "SELECT COUNT(*) FROM messages WHERE conversation_id = ?"
-        async with self._db.execute(sql, (conversation_id,)) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
         slot = (key, name)
