@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -695,3 +695,32 @@ def run_notes(label: str, run: BotRun, replies: Replies) -> list[str]:
             f"max {max(replies.loop_lag) * 1000:.0f} ms"
         )
     return notes
+
+
+Measure = Callable[[int, float], Awaitable[tuple[list[str], list[str]]]]
+
+
+async def run_all(
+    counts: Sequence[int], headers: Sequence[str], measure: Measure, timeout: Callable[[int], float]
+) -> tuple[list[list[str]], list[str]]:
+    """One row (and notes) per N, in turn; a run that could not even start still gets its row."""
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for count in counts:
+        try:
+            row, more = await measure(count, timeout(count))
+        except Exception as exc:
+            row = [str(count), "failed", *["-"] * (len(headers) - 2)]
+            more = [f"N={count}: failed: {type(exc).__name__}: {exc}"]
+        rows.append(row)
+        notes += more
+        say(table(headers, [row]))
+    return rows, notes
+
+
+def report(title: str, headers: Sequence[str], rows: list[list[str]], notes: list[str]) -> None:
+    """Print the title, the table and the notes."""
+    print(title)
+    print(table(headers, rows))
+    print()
+    print("\n".join(notes))

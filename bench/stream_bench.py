@@ -21,11 +21,12 @@ from bench.harness import (
     fmt,
     mean,
     percentile,
+    report,
+    run_all,
     run_main,
     run_notes,
     say,
     spread,
-    table,
     tagged,
 )
 from tests.fakes.openai import Step, Texts
@@ -159,25 +160,20 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> None:
     """Run every N in turn, then print the table and the notes."""
-    rows, notes = [], []
-    for count in args.chats:
-        timeout = args.timeout or 120 + count * 0.5 + args.tokens * args.delay * 3
-        try:
-            row, more = await measure(count, args.tokens, args.delay, timeout, args.keep, args.mode)
-        except Exception as exc:  # a run that could not even start still gets its row
-            row = [str(count), "failed", *["-"] * (len(HEADERS) - 2)]
-            more = [f"N={count}: failed: {type(exc).__name__}: {exc}"]
-        rows.append(row)
-        notes += more
-        say(table(HEADERS, [row]))
+    rows, notes = await run_all(
+        args.chats,
+        HEADERS,
+        lambda count, timeout: measure(
+            count, args.tokens, args.delay, timeout, args.keep, args.mode
+        ),
+        lambda count: args.timeout or 120 + count * 0.5 + args.tokens * args.delay * 3,
+    )
     rate = f"~{1 / args.delay:.0f} tokens/s" if args.delay else "no delay"
-    print(
+    title = (
         f"stream_bench: {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart "
         f"({rate}); STREAM_MODE={args.mode}; fake Telegram with its default flood limits"
     )
-    print(table(HEADERS, rows))
-    print()
-    print("\n".join(notes))
+    report(title, HEADERS, rows, notes)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

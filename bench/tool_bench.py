@@ -29,10 +29,11 @@ from bench.harness import (
     fmt,
     mean,
     percentile,
+    report,
+    run_all,
     run_main,
     run_notes,
     say,
-    table,
     tagged,
 )
 from bench.stream_bench import answer_parts
@@ -184,24 +185,17 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> None:
     """Run every N in turn, then print the table and the notes."""
-    rows, notes = [], []
-    for count in args.chats:
-        timeout = args.timeout or 120 + count * 0.5
-        try:
-            row, more = await measure(count, args.tokens, args.delay, timeout, args.keep)
-        except Exception as exc:  # a run that could not even start still gets its row
-            row = [str(count), "failed", *["-"] * (len(HEADERS) - 2)]
-            more = [f"N={count}: failed: {type(exc).__name__}: {exc}"]
-        rows.append(row)
-        notes += more
-        say(table(HEADERS, [row]))
-    print(
+    rows, notes = await run_all(
+        args.chats,
+        HEADERS,
+        lambda count, timeout: measure(count, args.tokens, args.delay, timeout, args.keep),
+        lambda count: args.timeout or 120 + count * 0.5,
+    )
+    title = (
         f"tool_bench: get_weather call streamed in fragments, then {args.tokens} one-word chunks "
         f"{args.delay * 1000:g} ms apart; fake Telegram with its default flood limits"
     )
-    print(table(HEADERS, rows))
-    print()
-    print("\n".join(notes))
+    report(title, HEADERS, rows, notes)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
