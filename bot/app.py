@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import httpx
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import ApplicationBuilder, ContextTypes
 
+from bot.chat_settings import ChatSettings
 from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
 from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.ordering import TurnQueue
 from bot.settings import Settings
 from bot.speech import SpeechClient
-from bot.telegram_request import AiohttpRequest
 from bot.tools import build_tools
 from handlers import register
 from handlers.albums import AlbumCollector
 from handlers.commands import command_menus
-from handlers.context import SERVICES_KEY, Services
+from handlers.context import BotApp, BotContext, BotData, Services
 from handlers.pacer import Pacer
+from handlers.telegram_request import AiohttpRequest
 from storage import SQLiteStore
 
 log = logging.getLogger(__name__)
-
-SETTINGS_KEY = "settings"
-CLOSERS_KEY = "closers"
-
-BotApp = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_application(settings: Settings) -> BotApp:
@@ -38,19 +33,20 @@ def build_application(settings: Settings) -> BotApp:
     root = settings.telegram_api_url
     request = AiohttpRequest(connection_pool_size=64)
     updates_request = AiohttpRequest(connection_pool_size=2, read_timeout=15.0)
-    app = (
+    app: BotApp = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .request(request)
         .get_updates_request(updates_request)
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(settings.max_concurrent_updates)
         .post_init(start_services)
         .post_shutdown(stop_services)
         .build()
     )
-    app.bot_data[SETTINGS_KEY] = settings
+    app.bot_data.settings = settings
     register(app)
     app.add_error_handler(on_error)
     return app
@@ -58,7 +54,9 @@ def build_application(settings: Settings) -> BotApp:
 
 async def start_services(app: BotApp) -> None:
     """Create the clients, open the store, and announce the commands (runs once at start-up)."""
-    settings: Settings = app.bot_data[SETTINGS_KEY]
+    settings = app.bot_data.settings
+    if settings is None:
+        raise RuntimeError("the application was not built by build_application")
     store = await SQLiteStore.open(settings.database_path)
     openai_client = build_openai_client(
         settings.openai_api_key.get_secret_value(),
@@ -116,9 +114,10 @@ async def start_services(app: BotApp) -> None:
         group_per_minute=settings.group_messages_per_minute,
     )
     me = app.bot.bot
-    app.bot_data[SERVICES_KEY] = Services(
+    app.bot_data.services = Services(
         settings=settings,
         store=store,
+        chat_settings=ChatSettings(store, settings.openai_model),
         engine=engine,
         llm=llm,
         pacer=pacer,
@@ -129,7 +128,7 @@ async def start_services(app: BotApp) -> None:
         bot_username=me.username or "",
         bot_id=me.id,
     )
-    app.bot_data[CLOSERS_KEY] = closers
+    app.bot_data.closers = closers
     for language, menu in command_menus().items():
         try:
             await app.bot.set_my_commands(menu, language_code=language)
@@ -147,14 +146,15 @@ async def start_services(app: BotApp) -> None:
 
 async def stop_services(app: BotApp) -> None:
     """Close what start_services opened."""
-    for close in app.bot_data.pop(CLOSERS_KEY, []):
+    closers, app.bot_data.closers = app.bot_data.closers, []
+    for close in closers:
         try:
             await close()
         except Exception:
             log.warning("error while closing %r", close, exc_info=True)
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Unexpected errors go to the log with their traceback, never to a chat."""
     chat = (
         update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
@@ -172,8 +172,9 @@ class BotRuntime:
     @property
     def services(self) -> Services:
         """The services created at start-up."""
-        services = self.app.bot_data[SERVICES_KEY]
-        assert isinstance(services, Services)
+        services = self.app.bot_data.services
+        if services is None:
+            raise RuntimeError("the bot is not started")
         return services
 
     async def start(self) -> None:

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from bot.errors import (
-    BotError,
-    ContextTooLongError,
-    ProviderError,
-    StreamInterruptedError,
-    ToolsUnsupportedError,
-    VisionUnsupportedError,
-)
-from bot.llm import LLMClient, ReasoningDelta, StreamEnd, TextDelta, Usage
+from bot.errors import BotError, ProviderError, VisionUnsupportedError
+from bot.fallbacks import Progress, RequestShape, next_shape
+from bot.llm import LLMEvent, ReasoningDelta, StreamEnd, TextDelta, Usage
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
 from bot.tools.registry import ToolRegistry
-from storage import ChatKey, MessageRecord, Store, UsageRecord
+from storage import ChatKey, MessageRecord, Status, Store, UsageRecord
 
 log = logging.getLogger(__name__)
 
-TurnStatus = Literal["complete", "interrupted", "failed"]
+
+class ChatModel(Protocol):
+    """What a turn needs from the model provider: one streamed completion."""
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        """Stream one completion as events, ending with a StreamEnd."""
+        ...
 
 
 class TurnSink(Protocol):
@@ -48,6 +56,7 @@ class TurnInput:
     kind: str = "text"
     language: str = "en"
     model: str | None = None
+    with_names: bool = False  # prefix user messages with their sender (group chats)
 
 
 @dataclass
@@ -55,7 +64,7 @@ class TurnOutcome:
     """How a turn ended."""
 
     text: str
-    status: TurnStatus
+    status: Status
     error: BotError | None = None
     finish_reason: str | None = None
     conversation_id: int = 0
@@ -63,9 +72,7 @@ class TurnOutcome:
     tool_calls: int = 0
     rounds: int = 0
     usage: Usage | None = None
-    started_at: float = field(default_factory=time.monotonic)
     first_chunk_at: float | None = None
-    ended_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,11 +128,30 @@ def trim_to_valid_start(history: list[MessageRecord]) -> list[MessageRecord]:
     return []
 
 
+@dataclass
+class _Turn:
+    """The state of one running turn."""
+
+    input: TurnInput
+    conversation_id: int
+    model: str
+    sink: TurnSink
+    outcome: TurnOutcome
+    answer: list[str] = field(default_factory=list)
+    stored_upto: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    window: list[MessageRecord] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.answer)
+
+
 class ConversationEngine:
     """Runs turns: history -> messages -> model <-> tools -> stored answer."""
 
     def __init__(
-        self, store: Store, llm: LLMClient, tools: ToolRegistry, config: EngineConfig
+        self, store: Store, llm: ChatModel, tools: ToolRegistry, config: EngineConfig
     ) -> None:
         self._store = store
         self._llm = llm
@@ -133,151 +159,124 @@ class ConversationEngine:
         self._config = config
         self._no_vision: set[str] = set()
 
-    async def _build_messages(
-        self, conversation_id: int, budget: int, with_names: bool, images: bool = True
-    ) -> tuple[list[dict[str, Any]], list[MessageRecord]]:
-        system_tokens = estimate_tokens(self._config.system_prompt)
-        history = await self._store.recent_messages(
-            conversation_id, max(budget - system_tokens, 1), self._config.history_max_messages
-        )
-        history = trim_to_valid_start(history)
-        messages = [{"role": "system", "content": self._config.system_prompt}]
-        messages.extend(_to_api(r, with_names, images) for r in history)
-        return messages, history
-
-    async def run_turn(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
+    async def run(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
         """Run one turn to its end; errors come back in the outcome, never raised."""
-        outcome = TurnOutcome(text="", status="failed")
         conversation_id = await self._store.active_conversation(turn.key)
-        outcome.conversation_id = conversation_id
         user = MessageRecord(
-            role="user",
-            content=turn.text,
-            parts=turn.parts,
-            sender=turn.sender,
-            kind=turn.kind,
+            role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
         )
         user.tokens = estimate_message_tokens(turn.text, turn.parts)
         await self._store.add_message(conversation_id, user)
-
-        with_names = turn.key.chat_id < 0
-        model = turn.model or self._config.model
-        budget = self._config.history_token_budget
-        use_tools = bool(self._tools)
-        answer: list[str] = []
-        stored_upto = 0
-        shrunk = False
-        round_no = 0
+        outcome = TurnOutcome(text="", status="failed", conversation_id=conversation_id)
+        state = _Turn(turn, conversation_id, turn.model or self._config.model, sink, outcome)
         try:
-            images = model not in self._no_vision
-            if turn.parts and not images:
-                raise VisionUnsupportedError(f"{model} takes no images")
-            messages, window = await self._build_messages(
-                conversation_id, budget, with_names, images
-            )
-            outcome.history_messages = len(window)
-            while True:
-                round_no += 1
-                last_round = round_no > self._config.max_tool_rounds
-                tools = self._tools.schemas() if use_tools else None
-                try:
-                    end = await self._stream_round(
-                        model,
-                        messages,
-                        tools,
-                        "none" if last_round and tools else None,
-                        answer,
-                        sink,
-                        outcome,
-                    )
-                except ContextTooLongError:
-                    if shrunk or answer or outcome.tool_calls:
-                        raise
-                    shrunk = True
-                    used = sum(r.tokens for r in window)
-                    budget = max(min(budget, used) // 2, 200)
-                    log.info("context too long; retrying with a %d-token window", budget)
-                    messages, window = await self._build_messages(
-                        conversation_id, budget, with_names, images
-                    )
-                    outcome.history_messages = len(window)
-                    round_no -= 1
-                    continue
-                except VisionUnsupportedError:
-                    self._no_vision.add(model)
-                    if turn.parts or answer or not images:
-                        raise
-                    log.info("%s takes no images; retrying with images left out", model)
-                    images = False
-                    messages, window = await self._build_messages(
-                        conversation_id, budget, with_names, images
-                    )
-                    round_no -= 1
-                    continue
-                except ToolsUnsupportedError:
-                    if not use_tools or answer:
-                        raise
-                    log.info("provider rejects tools; retrying without them")
-                    use_tools = False
-                    round_no -= 1
-                    continue
-                outcome.finish_reason = end.finish_reason
-                self._add_usage(outcome, end.usage)
-                if end.tool_calls and not last_round and use_tools:
-                    outcome.tool_calls += len(end.tool_calls)
-                    said = "".join(answer)[stored_upto:].strip()
-                    await self._run_tools(
-                        conversation_id, end.tool_calls, said, messages, sink, turn.language
-                    )
-                    stored_upto = len("".join(answer))
-                    continue
-                break
-        except StreamInterruptedError as exc:
-            outcome.error = exc
-            outcome.status = "interrupted" if answer else "failed"
+            await self._rounds(state)
         except ProviderError as exc:
             outcome.error = exc
-            outcome.status = "interrupted" if answer else "failed"
-        outcome.rounds = round_no
-        full = "".join(answer)
+        await self._finish(state)
+        return outcome
+
+    async def _load_window(self, state: _Turn, shape: RequestShape) -> None:
+        system = self._config.system_prompt
+        budget = max(shape.budget - estimate_tokens(system), 1)
+        history = await self._store.recent_messages(
+            state.conversation_id, budget, self._config.history_max_messages
+        )
+        state.window = trim_to_valid_start(history)
+        with_names = state.input.with_names
+        state.messages = [{"role": "system", "content": system}]
+        state.messages.extend(_to_api(r, with_names, shape.images) for r in state.window)
+        state.outcome.history_messages = len(state.window)
+
+    async def _rounds(self, state: _Turn) -> None:
+        """Model rounds until an answer without tool calls (or the round limit)."""
+        shape = RequestShape(
+            budget=self._config.history_token_budget,
+            images=state.model not in self._no_vision,
+            tools=bool(self._tools),
+        )
+        if state.input.parts and not shape.images:
+            raise VisionUnsupportedError(f"{state.model} takes no images")
+        await self._load_window(state, shape)
+        rounds = 0
+        while True:
+            last_round = rounds >= self._config.max_tool_rounds
+            tools = self._tools.schemas() if shape.tools else None
+            try:
+                end = await self._stream_round(
+                    state, tools, "none" if last_round and tools else None
+                )
+            except ProviderError as exc:
+                retry = self._fallback(exc, state, shape)
+                if retry is None:
+                    raise
+                if retry.images != shape.images or retry.budget != shape.budget:
+                    await self._load_window(state, retry)
+                shape = retry
+                continue
+            rounds += 1
+            state.outcome.rounds = rounds
+            state.outcome.finish_reason = end.finish_reason
+            self._add_usage(state.outcome, end.usage)
+            if not (end.tool_calls and not last_round and shape.tools):
+                return
+            state.outcome.tool_calls += len(end.tool_calls)
+            await self._run_tools(state, end.tool_calls)
+
+    def _fallback(
+        self, error: ProviderError, state: _Turn, shape: RequestShape
+    ) -> RequestShape | None:
+        if isinstance(error, VisionUnsupportedError):
+            self._no_vision.add(state.model)
+        progress = Progress(
+            has_text=bool(state.answer),
+            has_tool_calls=state.outcome.tool_calls > 0,
+            turn_has_images=bool(state.input.parts),
+            window_tokens=sum(r.tokens for r in state.window),
+        )
+        return next_shape(error, shape, progress)
+
+    async def _finish(self, state: _Turn) -> None:
+        """Decide the status, store the answer's last part and the usage."""
+        outcome = state.outcome
+        full = state.text
         outcome.text = full.strip()
-        last_round_text = full[stored_upto:].strip()
-        if outcome.error is None:
+        if outcome.error is not None:
+            outcome.status = "interrupted" if state.answer else "failed"
+        elif outcome.finish_reason in ("length", "content_filter"):
+            outcome.status = "interrupted" if outcome.text else "failed"
+        else:
             outcome.status = "complete"
-            if outcome.finish_reason in ("length", "content_filter"):
-                outcome.status = "interrupted" if outcome.text else "failed"
+        last_round_text = full[state.stored_upto :].strip()
         if last_round_text:
+            status: Status = "complete" if outcome.status == "complete" else "interrupted"
             await self._store.add_message(
-                conversation_id,
+                state.conversation_id,
                 MessageRecord(
                     role="assistant",
                     content=last_round_text,
                     tokens=estimate_tokens(last_round_text),
-                    status="complete" if outcome.status == "complete" else "interrupted",
+                    status=status,
                 ),
             )
         if outcome.usage is not None:
-            await self._record_usage(turn, conversation_id, model, outcome.usage)
-        outcome.ended_at = time.monotonic()
-        return outcome
+            await self._record_usage(state, outcome.usage)
 
-    async def _record_usage(
-        self, turn: TurnInput, conversation_id: int, model: str, usage: Usage
-    ) -> None:
+    async def _record_usage(self, state: _Turn, usage: Usage) -> None:
         """Usage is bookkeeping: failing to record it must not fail the turn."""
         try:
             await self._store.record_usage(
                 UsageRecord(
-                    conversation_id=conversation_id,
-                    chat_id=turn.key.chat_id,
-                    user_id=turn.user_id,
-                    model=model,
+                    conversation_id=state.conversation_id,
+                    chat_id=state.input.key.chat_id,
+                    user_id=state.input.user_id,
+                    model=state.model,
                     prompt_tokens=usage.prompt_tokens,
                     completion_tokens=usage.completion_tokens,
                 )
             )
         except Exception:
-            log.exception("could not record usage of conversation %s", conversation_id)
+            log.exception("could not record usage of conversation %s", state.conversation_id)
 
     @staticmethod
     def _add_usage(outcome: TurnOutcome, usage: Usage | None) -> None:
@@ -292,49 +291,35 @@ class ConversationEngine:
             )
 
     async def _stream_round(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        tool_choice: str | None,
-        answer: list[str],
-        sink: TurnSink,
-        outcome: TurnOutcome,
+        self, state: _Turn, tools: list[dict[str, Any]] | None, tool_choice: str | None
     ) -> StreamEnd:
-        separator_pending = bool(answer)
+        separator_pending = bool(state.answer)
+        outcome = state.outcome
         async for event in self._llm.stream(
-            model=model, messages=messages, tools=tools, tool_choice=tool_choice
+            model=state.model, messages=state.messages, tools=tools, tool_choice=tool_choice
         ):
+            if isinstance(event, StreamEnd):
+                return event
+            if outcome.first_chunk_at is None:
+                outcome.first_chunk_at = time.monotonic()
             if isinstance(event, TextDelta):
-                if outcome.first_chunk_at is None:
-                    outcome.first_chunk_at = time.monotonic()
                 piece = event.text
                 if separator_pending:
                     separator_pending = False
-                    if not "".join(answer).endswith("\n\n"):
+                    if not state.text.endswith("\n\n"):
                         piece = "\n\n" + piece.lstrip("\n")
-                answer.append(piece)
-                sink.text(piece)
+                state.answer.append(piece)
+                state.sink.text(piece)
             elif isinstance(event, ReasoningDelta):
-                if outcome.first_chunk_at is None:
-                    outcome.first_chunk_at = time.monotonic()
-            elif isinstance(event, StreamEnd):
-                return event
+                pass  # thinking counts as the first chunk, and is never shown as the answer
         return StreamEnd(finish_reason=None)
 
-    async def _run_tools(
-        self,
-        conversation_id: int,
-        calls: list[ToolCall],
-        said: str,
-        messages: list[dict[str, Any]],
-        sink: TurnSink,
-        language: str,
-    ) -> None:
+    async def _run_tools(self, state: _Turn, calls: list[ToolCall]) -> None:
+        said = state.text[state.stored_upto :].strip()
         for call in calls:
-            label = self._tools.status_label(call, language)
+            label = self._tools.status_label(call, state.input.language)
             if label:
-                sink.status(label)
+                state.sink.status(label)
         results = await self._tools.run_all(calls)
         assistant = MessageRecord(
             role="assistant",
@@ -352,6 +337,7 @@ class ConversationEngine:
             )
             for call, result in zip(calls, results, strict=True)
         ]
-        await self._store.add_messages(conversation_id, [assistant, *tool_records])
-        messages.append(_to_api(assistant, with_names=False))
-        messages.extend(_to_api(r, with_names=False) for r in tool_records)
+        await self._store.add_messages(state.conversation_id, [assistant, *tool_records])
+        state.messages.append(_to_api(assistant, with_names=False))
+        state.messages.extend(_to_api(r, with_names=False) for r in tool_records)
+        state.stored_upto = len(state.text)

@@ -9,7 +9,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EVERYONE = "*"
 
-IdList = Annotated[frozenset[int] | Literal["*"], NoDecode]
+IdSet = frozenset[int] | Literal["*"]
+IdList = Annotated[IdSet, NoDecode]
 NameList = Annotated[tuple[str, ...], NoDecode]
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -19,7 +20,7 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-def _parse_ids(value: object) -> frozenset[int] | Literal["*"]:
+def _parse_ids(value: object) -> IdSet:
     """Parse a comma-separated list of integer ids, or `*` for everyone."""
     if value is None:
         return frozenset()

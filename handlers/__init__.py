@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from handlers import commands, media, messages
+from handlers.context import BotApp
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: BotApp) -> None:
     """Install every handler on the application."""
     fresh = filters.UpdateType.MESSAGE  # an edited command must not run again
     app.add_handler(CommandHandler("start", commands.start, filters=fresh))

@@ -1,12 +1,22 @@
-"""Who may use the bot, and where."""
+"""Who may use the bot, and where: the decision, and the gate that refuses once."""
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
-from typing import Literal
 
-EVERYONE = "*"
-IdSet = frozenset[int] | Literal["*"]
+from telegram import Message
+from telegram.constants import ChatType
+
+from bot.chat_settings import ACCESS_NOTICE_SENT
+from bot.i18n import translate
+from bot.settings import EVERYONE, IdSet
+from handlers.addressing import language_of
+from handlers.context import Services
+from handlers.notices import notify
+from storage import ChatKey
+
+log = logging.getLogger(__name__)
 
 
 class Access(Enum):
@@ -46,3 +56,42 @@ def check_access(
 def is_admin(user_id: int | None, admins: IdSet) -> bool:
     """Whether the user is one of the bot's admins (a `*` never makes everyone admin)."""
     return user_id is not None and admins != EVERYONE and _contains(admins, user_id)
+
+
+def access_of(services: Services, message: Message) -> Access:
+    """The access decision for the sender of `message` in its chat."""
+    settings = services.settings
+    user = message.from_user
+    return check_access(
+        user_id=user.id if user else None,
+        chat_id=message.chat.id,
+        is_private=message.chat.type == ChatType.PRIVATE,
+        allowed_users=settings.allowed_user_ids,
+        admins=settings.admin_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+    )
+
+
+async def refuse_once(services: Services, message: Message, access: Access) -> None:
+    """Tell a user (or a group) once that the bot is not for them, with the id to add."""
+    key = ChatKey(message.chat.id)
+    if await services.chat_settings.get(key, ACCESS_NOTICE_SENT):
+        return
+    await services.chat_settings.set(key, ACCESS_NOTICE_SENT, True)
+    language = language_of(message.from_user, services.settings.default_language)
+    user_id = message.from_user.id if message.from_user else None
+    if access is Access.USER_DENIED:
+        text = translate(language, "not_allowed_user", user_id=user_id or 0)
+    else:
+        text = translate(language, "not_allowed_chat", chat_id=message.chat.id)
+    log.info("refused chat=%s user=%s (%s)", message.chat.id, user_id, access.value)
+    await notify(services, message, text)
+
+
+async def admitted(services: Services, message: Message) -> bool:
+    """Whether the sender may use the bot here; refuses (once) when not."""
+    access = access_of(services, message)
+    if access is Access.ALLOWED:
+        return True
+    await refuse_once(services, message, access)
+    return False

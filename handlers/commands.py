@@ -9,25 +9,19 @@ from dataclasses import dataclass
 from telegram import BotCommand, Message, ReplyParameters, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
+from bot.chat_settings import ANSWER_ALL, VOICE, ChatSetting
 from bot.errors import BotError
 from bot.i18n import LANGUAGES, translate
-from handlers.context import Services, get_services
-from handlers.groups import ANSWER_ALL, is_group, may_change_settings, quoted, real_reply
+from handlers.access import admitted
+from handlers.addressing import chat_key, is_group, language_of, reply_target
+from handlers.context import BotContext, Services
+from handlers.groups import may_change_settings, quoted, real_reply
 from handlers.media import answer_media, has_media
-from handlers.messages import admitted, with_quote
-from handlers.turns import (
-    MODEL_SETTING,
-    VOICE_SETTING,
-    chat_key,
-    error_text,
-    language_of,
-    notify,
-    reply_target,
-    run_turn,
-)
-from storage import ChatKey
+from handlers.messages import with_quote
+from handlers.notices import notify
+from handlers.outcome import error_text
+from handlers.turns import Question, answer
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +59,12 @@ class _Request:
         return False
 
 
-async def _begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> _Request | None:
+async def _begin(update: Update, context: BotContext) -> _Request | None:
     """The command's message, services and language, when the sender may use the bot."""
     message = update.effective_message
     if message is None:
         return None
-    services = get_services(context)
+    services = context.services
     if not await admitted(services, message):
         return None
     language = language_of(message.from_user, services.settings.default_language)
@@ -82,52 +76,43 @@ def _argument(message: Message) -> str:
     return re.sub(r"^/\S+", "", message.text or "", count=1).strip()
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """Greet and explain."""
     if (r := await _begin(update, context)) is None:
         return
-    model = await r.services.store.get_setting(chat_key(r.message), MODEL_SETTING)
+    model = await r.services.chat_settings.model(chat_key(r.message))
     user = r.message.from_user
-    await r.say(
-        "start",
-        name=user.first_name if user else "",
-        model=model or r.services.settings.openai_model,
-    )
+    await r.say("start", name=user.first_name if user else "", model=model)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """List the commands."""
     if (r := await _begin(update, context)) is not None:
         await r.say("help")
 
 
-async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def new_conversation(update: Update, context: BotContext) -> None:
     """Start a fresh conversation; the old one stays in the database."""
     if (r := await _begin(update, context)) is None:
         return
     key = chat_key(r.message)
     # Take the place in line first: the reset lands after the turns before it, and
     # before those after it, even while the admin check is on its way.
-    slot = r.services.queue.take(key)
-    try:
+    async with r.services.queue.place(key) as place:
         if not await r.may_change():
-            slot.abandon()
             return
-    except BaseException:
-        slot.abandon()
-        raise
-    async with slot:
+        await place.ready()
         await r.services.store.new_conversation(key)
     await r.say("new_conversation")
 
 
-async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def model_command(update: Update, context: BotContext) -> None:
     """Show the chat's model, or switch to one of AVAILABLE_MODELS."""
     if (r := await _begin(update, context)) is None:
         return
     settings = r.services.settings
     key = chat_key(r.message)
-    current = await r.services.store.get_setting(key, MODEL_SETTING) or settings.openai_model
+    current = await r.services.chat_settings.model(key)
     wanted = _argument(r.message)
     choices = ", ".join(settings.available_models)
     if not wanted:
@@ -142,57 +127,59 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     elif wanted not in settings.available_models:
         await r.say("model_unknown", model=wanted, models=choices)
     else:
-        value = None if wanted == settings.openai_model else wanted
-        await r.services.store.set_setting(key, MODEL_SETTING, value)
+        await r.services.chat_settings.set_model(key, wanted)
         await r.say("model_set", model=wanted)
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask(update: Update, context: BotContext) -> None:
     """/ask <question>: answer the question (the way to talk to the bot in groups)."""
     if (r := await _begin(update, context)) is None:
         return
     services, message = r.services, r.message
     question = _argument(message)
     replied = real_reply(message)
-    if replied is not None and has_media(replied):
-        await answer_media(services, message, [replied], question=question)
-    elif question:
-        await run_turn(services, message, with_quote(services, message, question))
-    elif (about := quoted(replied, services.bot_id)) is not None:
-        await run_turn(services, message, f"{about}\nWhat about this message?")
-    else:
-        await r.say("ask_empty")
+    async with services.queue.place(chat_key(message)) as place:
+        if replied is not None and has_media(replied):
+            await answer_media(services, message, [replied], place, question=question)
+        elif question:
+            text = with_quote(services, message, question)
+            await answer(services, message, Question(text), place)
+        elif (about := quoted(replied, services.bot_id)) is not None:
+            await answer(services, message, Question(f"{about}\nWhat about this message?"), place)
+        else:
+            await r.say("ask_empty")
 
 
-async def _switch(r: _Request, key: ChatKey, name: str) -> bool:
+async def _switch(r: _Request, setting: ChatSetting[bool]) -> bool:
     """Set an on/off chat setting from the argument (toggle without one); the new state."""
     wanted = _argument(r.message).lower()
-    current = await r.services.store.get_setting(key, name) == "on"
+    key = chat_key(r.message)
+    current = await r.services.chat_settings.get(key, setting)
     turn_on = {"on": True, "off": False}.get(wanted, not current)
-    await r.services.store.set_setting(key, name, "on" if turn_on else None)
+    await r.services.chat_settings.set(key, setting, turn_on)
     return turn_on
 
 
-async def answer_all(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def answer_all(update: Update, context: BotContext) -> None:
     """/answerall on|off: a group answers every message, or only when addressed."""
     if (r := await _begin(update, context)) is None:
         return
     if not is_group(r.message):
         await r.say("answer_all_private")
     elif await r.may_change():
-        on = await _switch(r, ChatKey(r.message.chat.id), ANSWER_ALL)
+        on = await _switch(r, ANSWER_ALL)
         await r.say("answer_all_on" if on else "answer_all_off")
 
 
-async def voice_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def voice_command(update: Update, context: BotContext) -> None:
     """/voice [on|off]: a spoken copy of each answer in this chat."""
     if (r := await _begin(update, context)) is None or not await r.may_change():
         return
-    on = await _switch(r, chat_key(r.message), VOICE_SETTING)
+    on = await _switch(r, VOICE)
     await r.say("voice_on" if on else "voice_off")
 
 
-async def image_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def image_command(update: Update, context: BotContext) -> None:
     """/image <description>: draw a picture and send it as a photo."""
     if (r := await _begin(update, context)) is None:
         return

@@ -1,13 +1,16 @@
-"""The services handlers receive from the application (created once at start-up)."""
+"""The services handlers receive from the application, and the typed handler context."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import Message
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.conversation import ConversationEngine
+from bot.chat_settings import ChatSettings
+from bot.conversation import ConversationEngine, TurnOutcome
 from bot.images import ImageClient
 from bot.llm import LLMClient
 from bot.ordering import TurnQueue
@@ -15,9 +18,9 @@ from bot.settings import Settings
 from bot.speech import SpeechClient
 from handlers.albums import AlbumCollector
 from handlers.pacer import Pacer
-from storage import Store
+from storage import ChatKey, Store
 
-SERVICES_KEY = "services"
+TurnListener = Callable[[ChatKey, TurnOutcome], None]
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Services:
 
     settings: Settings
     store: Store
+    chat_settings: ChatSettings
     engine: ConversationEngine
     llm: LLMClient
     pacer: Pacer
@@ -35,10 +39,28 @@ class Services:
     albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))
     bot_username: str = ""
     bot_id: int = 0
+    turn_listeners: list[TurnListener] = field(default_factory=list)  # told of every ended turn
 
 
-def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    """The services stored in the application's bot_data."""
-    services = context.bot_data[SERVICES_KEY]
-    assert isinstance(services, Services)
-    return services
+class BotData:
+    """The application's bot_data: the settings at build time, the services once started."""
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.services: Services | None = None
+        self.closers: list[Any] = []
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler gets: `context.services` is typed."""
+
+    @property
+    def services(self) -> Services:
+        """The services created at start-up."""
+        services = self.bot_data.services
+        if services is None:
+            raise RuntimeError("the bot's services are not started")
+        return services
+
+
+BotApp = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -6,22 +6,18 @@ import logging
 import re
 
 from telegram import Message, MessageEntity
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
+from bot.chat_settings import ANSWER_ALL
 from handlers.access import is_admin
+from handlers.addressing import is_group
 from handlers.context import Services
 from storage import ChatKey
 
 log = logging.getLogger(__name__)
 
-ANSWER_ALL = "answer_all"
 QUOTE_LIMIT = 3000
-
-
-def is_group(message: Message) -> bool:
-    """Whether the message comes from a group or supergroup."""
-    return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
 def message_text(message: Message) -> str:
@@ -89,7 +85,7 @@ def quoted(message: Message | None, bot_id: int) -> str | None:
 
 async def answers_all(services: Services, chat_id: int) -> bool:
     """Whether a group's admins switched it to answer every message."""
-    return await services.store.get_setting(ChatKey(chat_id), ANSWER_ALL) == "on"
+    return await services.chat_settings.get(ChatKey(chat_id), ANSWER_ALL)
 
 
 async def may_change_settings(services: Services, message: Message) -> bool:

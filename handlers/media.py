@@ -10,16 +10,20 @@ from typing import Any
 from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from bot.errors import BotError, InputError
 from bot.i18n import translate
 from bot.media import document_text, escape_markdown, image_part, is_pdf, is_text_document
+from bot.ordering import Place
 from bot.speech import upload_name
-from handlers.context import Services, get_services
-from handlers.groups import answers_all, is_group, mentions_bot, replies_to_bot, strip_mention
-from handlers.messages import admitted, with_quote
-from handlers.turns import chat_key, error_text, language_of, notify, run_turn
+from handlers.access import admitted
+from handlers.addressing import chat_key, is_group, language_of, thread_of
+from handlers.context import BotContext, Services
+from handlers.groups import answers_all, mentions_bot, replies_to_bot, strip_mention
+from handlers.messages import with_quote
+from handlers.notices import notify
+from handlers.outcome import error_text
+from handlers.turns import Question, answer
 
 log = logging.getLogger(__name__)
 
@@ -154,77 +158,63 @@ async def _addressed(services: Services, messages: list[Message]) -> bool:
     return await answers_all(services, first.chat.id)
 
 
-async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_media(update: Update, context: BotContext) -> None:
     """Voice, audio, video notes, photos, albums and documents."""
     message = update.effective_message
     if message is None:
         return
-    services = get_services(context)
+    services = context.services
     album = (message.chat.id, message.media_group_id) if message.media_group_id else None
     if album is not None and not services.albums.add(album, message):
         return  # the album's first message answers for all of them
     # The place in line is taken before any await, so turns keep the order of messages.
-    slot = services.queue.take(chat_key(message))
-    try:
+    async with services.queue.place(chat_key(message)) as place:
         messages = await services.albums.collect(album) if album is not None else [message]
         if not await _addressed(services, messages) or not await admitted(services, message):
-            slot.abandon()
             return
-    except BaseException:
-        slot.abandon()
-        raise
-    await answer_media(services, message, messages, slot=slot)
+        await answer_media(services, message, messages, place)
+
+
+def _question_about(media: MediaInput, asked: str, about: Message) -> str:
+    """/ask about a replied media message: the question applies to that media."""
+    if media.kind == "voice":
+        who = sender_label(about)
+        asked = asked or "What about this message?"
+        return f'(In reply to a voice message from {who}: "{media.text}")\n{asked}'
+    if asked:
+        return asked if media.kind == "photo" else f"{asked}\n\n{media.text}"
+    return media.text
 
 
 async def answer_media(
     services: Services,
     message: Message,
     messages: list[Message],
+    place: Place,
     question: str | None = None,
-    slot: Any = None,
 ) -> None:
-    """Read the media (while an earlier turn may still run), then run the turn in order."""
-    slot = slot if slot is not None else services.queue.take(chat_key(message))
+    """Read the media (while an earlier turn may still run), then answer it in order."""
     language = language_of(message.from_user, services.settings.default_language)
     try:
         with contextlib.suppress(TelegramError):
             await message.get_bot().send_chat_action(
-                message.chat.id,
-                ChatAction.TYPING,
-                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+                message.chat.id, ChatAction.TYPING, message_thread_id=thread_of(message)
             )
         media = await read_media(services, messages, language)
     except BotError as exc:
-        slot.abandon()
         log.info("media refused in chat %s: %s", message.chat.id, exc.detail)
         model = services.settings.openai_model
         await notify(services, message, error_text(exc, language, model))
         return
     except Exception:
-        slot.abandon()
         log.exception("reading media failed in chat %s", message.chat.id)
         await notify(services, message, translate(language, "error_download_failed"))
         return
-    except BaseException:
-        slot.abandon()
-        raise
-    text = media.text
     if question is not None:
-        # /ask about a replied media message: the question applies to that media.
-        if media.kind == "voice":
-            who = sender_label(messages[0])
-            asked = question or "What about this message?"
-            text = f'(In reply to a voice message from {who}: "{media.text}")\n{asked}'
-        elif question:
-            text = question if media.kind == "photo" else f"{question}\n\n{media.text}"
+        text = _question_about(media, question, messages[0])
     elif media.kind == "voice":
-        text = with_quote(services, message, text)
-    await run_turn(
-        services,
-        message,
-        text,
-        parts=media.parts or None,
-        kind=media.kind,
-        slot=slot,
-        header=media.header,
-    )
+        text = with_quote(services, message, media.text)
+    else:
+        text = media.text
+    parts = media.parts or None
+    await answer(services, message, Question(text, parts, media.kind, media.header), place)

@@ -171,7 +171,7 @@ async def test_context_too_long_after_tools_never_drops_the_question() -> None:
     llm = _ToolThenShrink()
     tools = ToolRegistry([tool_from_function(big)], context=None, timeout=5)
     engine = ConversationEngine(store, llm, tools, EngineConfig("m", "sys", 8000, 200, 3))  # type: ignore[arg-type]
-    outcome = await engine.run_turn(TurnInput(key=ChatKey(1), text="Capital of France?"), _Sink())
+    outcome = await engine.run(TurnInput(key=ChatKey(1), text="Capital of France?"), _Sink())
     assert all("user" in roles for roles in llm.calls)
     assert outcome.status == "failed" and isinstance(outcome.error, ContextTooLongError)
     await store.close()

@@ -8,7 +8,7 @@ import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
-from bot.telegram_request import AiohttpRequest
+from handlers.telegram_request import AiohttpRequest
 from tests.conftest import TOKEN
 
 
