@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
+from openai import AsyncOpenAI
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes
@@ -17,15 +19,18 @@ from bot.ordering import TurnQueue
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from bot.tools import build_tools
+from bot.tools.registry import ToolRegistry
 from handlers import register
 from handlers.albums import AlbumCollector
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
 from handlers.pacer import Pacer
 from handlers.telegram_request import AiohttpRequest
-from storage import SQLiteStore
+from storage import SQLiteStore, Store
 
 log = logging.getLogger(__name__)
+
+Closer = Callable[[], Awaitable[None]]
 
 
 def build_application(settings: Settings) -> BotApp:
@@ -52,18 +57,15 @@ def build_application(settings: Settings) -> BotApp:
     return app
 
 
-async def start_services(app: BotApp) -> None:
-    """Create the clients, open the store, and announce the commands (runs once at start-up)."""
-    settings = app.bot_data.settings
-    if settings is None:
-        raise RuntimeError("the application was not built by build_application")
-    store = await SQLiteStore.open(settings.database_path)
+def _chat_model(settings: Settings, closers: list[Closer]) -> tuple[AsyncOpenAI, LLMClient]:
+    """The provider's SDK client and the streaming model client over it."""
     openai_client = build_openai_client(
         settings.openai_api_key.get_secret_value(),
         settings.openai_base_url,
         settings.request_timeout,
         settings.stream_stall_timeout,
     )
+    closers.append(openai_client.close)
     llm = LLMClient(
         openai_client,
         options=ModelOptions(
@@ -75,9 +77,12 @@ async def start_services(app: BotApp) -> None:
         max_retries=settings.provider_max_retries,
         max_retry_wait=settings.max_retry_wait,
     )
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
-    closers = [store.close, openai_client.close, http.aclose]
-    speech_client = openai_client
+    return openai_client, llm
+
+
+def _speech(settings: Settings, chat_client: AsyncOpenAI, closers: list[Closer]) -> SpeechClient:
+    """Transcription and text-to-speech, on the chat provider unless configured apart."""
+    speech_client = chat_client
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
         speech_client = build_openai_client(
@@ -87,53 +92,78 @@ async def start_services(app: BotApp) -> None:
             settings.request_timeout,
         )
         closers.append(speech_client.close)
-    speech = SpeechClient(
+    return SpeechClient(
         speech_client,
         transcription_model=settings.transcription_model,
         speech_model=settings.tts_model,
         speech_voice=settings.tts_voice,
     )
-    images = ImageClient(openai_client, http, model=settings.image_model, size=settings.image_size)
-    tools = build_tools(settings, http)
-    engine = ConversationEngine(
-        store,
-        llm,
-        tools,
-        EngineConfig(
-            model=settings.openai_model,
-            system_prompt=settings.system_prompt,
-            history_token_budget=settings.history_token_budget,
-            history_max_messages=settings.history_max_messages,
-            max_tool_rounds=settings.max_tool_rounds,
-        ),
+
+
+def _engine(
+    settings: Settings, store: Store, llm: LLMClient, tools: ToolRegistry
+) -> ConversationEngine:
+    """The turn engine with its settings."""
+    config = EngineConfig(
+        model=settings.openai_model,
+        system_prompt=settings.system_prompt,
+        history_token_budget=settings.history_token_budget,
+        history_max_messages=settings.history_max_messages,
+        max_tool_rounds=settings.max_tool_rounds,
     )
-    pacer = Pacer(
+    return ConversationEngine(store, llm, tools, config)
+
+
+def _pacer(settings: Settings) -> Pacer:
+    """The flood-limit pacing shared by every reply."""
+    return Pacer(
         private_interval=settings.edit_interval_private,
         group_interval=settings.edit_interval_group,
         global_rate=settings.telegram_global_rate,
         group_per_minute=settings.group_messages_per_minute,
     )
-    me = app.bot.bot
-    app.bot_data.services = Services(
-        settings=settings,
-        store=store,
-        chat_settings=ChatSettings(store, settings.openai_model),
-        engine=engine,
-        llm=llm,
-        pacer=pacer,
-        queue=TurnQueue(),
-        speech=speech,
-        images=images,
-        albums=AlbumCollector(settings.album_wait),
-        bot_username=me.username or "",
-        bot_id=me.id,
-    )
-    app.bot_data.closers = closers
+
+
+async def _announce_commands(app: BotApp) -> None:
+    """The command menu in every language (a failure is logged, not fatal)."""
     for language, menu in command_menus().items():
         try:
             await app.bot.set_my_commands(menu, language_code=language)
         except TelegramError as exc:
             log.warning("could not register the command menu (%s): %s", language, exc)
+
+
+async def start_services(app: BotApp) -> None:
+    """Create the clients, open the store, and announce the commands (runs once at start-up)."""
+    settings = app.bot_data.settings
+    if settings is None:
+        raise RuntimeError("the application was not built by build_application")
+    closers: list[Closer] = []
+    app.bot_data.closers = closers
+    store = await SQLiteStore.open(settings.database_path)
+    closers.append(store.close)
+    openai_client, llm = _chat_model(settings, closers)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
+    closers.append(http.aclose)
+    tools = build_tools(settings, http)
+    me = app.bot.bot
+    app.bot_data.services = Services(
+        settings=settings,
+        store=store,
+        chat_settings=ChatSettings(store, settings.openai_model),
+        engine=_engine(settings, store, llm, tools),
+        llm=llm,
+        pacer=_pacer(settings),
+        queue=TurnQueue(),
+        speech=_speech(settings, openai_client, closers),
+        images=ImageClient(
+            openai_client, http, model=settings.image_model, size=settings.image_size
+        ),
+        albums=AlbumCollector(settings.album_wait),
+        bot_username=me.username or "",
+        bot_id=me.id,
+    )
+    await _announce_commands(app)
     log.info(
         "bot @%s ready: model=%s provider=%s tools=%s db=%s",
         me.username,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Any
 import pytest
 
 from bot.app import BotRuntime
+from bot.conversation import TurnOutcome
 from bot.logs import RedactingFormatter, quiet_libraries
 from bot.settings import Settings
+from storage import ChatKey, MessageRecord, Store
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
 
@@ -58,6 +61,7 @@ class Harness:
     overrides: dict[str, Any]
     runtime: BotRuntime | None = None
     log_lines: list[str] = field(default_factory=list)
+    finished: Counter[int] = field(default_factory=Counter)
 
     async def start(self, **overrides: Any) -> BotRuntime:
         """Start the bot (again), optionally with other settings."""
@@ -65,7 +69,22 @@ class Harness:
         settings = make_settings(self.telegram, self.provider, self.db, **self.overrides)
         self.runtime = BotRuntime(settings)
         await self.runtime.start()
+        self.runtime.services.turn_listeners.append(self._turn_ended)
         return self.runtime
+
+    def _turn_ended(self, key: ChatKey, outcome: TurnOutcome) -> None:
+        self.finished[key.chat_id] += 1
+
+    @property
+    def store(self) -> Store:
+        """The running bot's store."""
+        assert self.runtime is not None, "the bot is not running"
+        return self.runtime.services.store
+
+    async def stored(self, chat_id: int = USER, thread_id: int = 0) -> list[MessageRecord]:
+        """Every message of the chat's active conversation, read through the store."""
+        conversation = await self.store.active_conversation(ChatKey(chat_id, thread_id))
+        return await self.store.recent_messages(conversation, 10**9, 10**6)
 
     async def stop(self) -> None:
         """Stop the bot if it runs."""
@@ -83,9 +102,8 @@ class Harness:
         return self.telegram.user_message(chat_id, text, **kw)
 
     def turns_done(self, chat_id: int) -> int:
-        """How many turns in this chat have ended (the bot logs one line per turn)."""
-        marker = f"turn chat={chat_id} "
-        return sum(1 for line in self.log_lines if marker in line)
+        """How many turns in this chat have ended (told by the running application)."""
+        return self.finished[chat_id]
 
     async def answer(
         self, chat_id: int = USER, count: int = 1, timeout: float = 10.0, turns: int | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 
-import aiosqlite
 from PIL import Image
 
 from tests.conftest import TOKEN, USER, Harness
@@ -58,11 +57,8 @@ async def test_voice_note_is_transcribed_shown_and_answered(harness: Harness) ->
         "role": "user",
         "content": "what is two plus two",
     }
-    async with aiosqlite.connect(harness.db) as db:
-        row = await (
-            await db.execute("SELECT content, kind FROM messages WHERE role='user'")
-        ).fetchone()
-    assert row == ("what is two plus two", "voice")
+    asked = [(m.content, m.kind) for m in await harness.stored() if m.role == "user"]
+    assert asked == [("what is two plus two", "voice")]
 
 
 async def test_audio_file_keeps_a_correct_name(harness: Harness) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
+from storage import ChatKey
 from tests.conftest import USER, Harness
 from tests.fakes.openai import Text, Texts, context_length_exceeded
 
@@ -45,6 +44,7 @@ async def test_new_starts_fresh_and_keeps_the_old_conversation(harness: Harness)
     harness.provider.script(Text("First answer."))
     harness.say("first question")
     await harness.answer()
+    first = await harness.store.active_conversation(ChatKey(USER))
     harness.say("/new")
     await harness.notice(count=2)
     harness.provider.script(Text("Second answer."))
@@ -52,13 +52,9 @@ async def test_new_starts_fresh_and_keeps_the_old_conversation(harness: Harness)
     await harness.answer(count=3, turns=2)
     sent = _contents(harness.provider.last_messages())
     assert sent[1:] == [("user", "second question")]
-    async with aiosqlite.connect(harness.db) as db:
-        rows = await (await db.execute("SELECT COUNT(*) FROM conversations")).fetchone()
-        kept = await (
-            await db.execute("SELECT COUNT(*) FROM messages WHERE content = 'first question'")
-        ).fetchone()
-    assert rows[0] == 2
-    assert kept[0] == 1
+    assert await harness.store.active_conversation(ChatKey(USER)) != first
+    kept = await harness.store.recent_messages(first, 10**9, 100)
+    assert [m.content for m in kept if m.role == "user"] == ["first question"]
 
 
 async def test_reset_is_an_alias_of_new(harness: Harness) -> None:
@@ -78,17 +74,14 @@ async def test_user_message_is_stored_before_the_model_is_called(harness: Harnes
     harness.provider.script(context_length_exceeded())
     harness.say("this must not be lost")
     await harness.answer()
-    async with aiosqlite.connect(harness.db) as db:
-        row = await (
-            await db.execute("SELECT role, content FROM messages ORDER BY id LIMIT 1")
-        ).fetchone()
-    assert row == ("user", "this must not be lost")
+    stored = await harness.stored()
+    assert (stored[0].role, stored[0].content) == ("user", "this must not be lost")
 
 
 async def test_history_window_fits_the_token_budget(harness: Harness) -> None:
     await harness.restart(history_token_budget=600)
-    store = harness.runtime.services.store  # type: ignore[union-attr]
-    from storage import ChatKey, MessageRecord
+    store = harness.store
+    from storage import MessageRecord
 
     conversation = await store.active_conversation(ChatKey(USER))
     old = [
@@ -105,7 +98,8 @@ async def test_history_window_fits_the_token_budget(harness: Harness) -> None:
     assert sent[-1] == {"role": "user", "content": "newest question"}
     assert 2 <= len(sent) <= 6
     assert sent[1]["role"] == "user", "the window starts at a user message"
-    assert all("old 399" not in str(m) or i > 0 for i, m in enumerate(sent))
+    assert "old 399 " in str(sent[-2]), "the newest stored messages are in the window"
+    assert all("old 0 " not in str(m) for m in sent), "the oldest ones are not"
 
 
 async def test_context_length_exceeded_shrinks_the_window_and_retries_once(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiosqlite
-
 from bot.conversation import ConversationEngine, EngineConfig, TurnInput
 from bot.errors import ContextTooLongError
 from bot.llm import StreamEnd, TextDelta
@@ -89,11 +87,8 @@ async def test_message_after_new_in_a_group_starts_the_new_conversation(harness:
     harness.telegram.user_message(GROUP, "@test_llm_bot what number?", **kw)
     await harness.answer(GROUP, count=3, turns=2)
     await harness.telegram.wait_idle(GROUP, quiet=0.5)
-    async with aiosqlite.connect(harness.db) as db:
-        rows = await (
-            await db.execute("SELECT conversation_id FROM messages WHERE role='user' ORDER BY id")
-        ).fetchall()
-    assert rows[0][0] != rows[1][0]
+    asked = [m.content for m in await harness.stored(GROUP) if m.role == "user"]
+    assert asked == ["what number?"], "the new conversation holds only the question after /new"
 
 
 async def test_editing_a_command_does_not_run_it_again(harness: Harness) -> None:

@@ -11,6 +11,8 @@ class LocalServer:
     """Subclasses add their routes in `routes()`; `start()` listens, `stop()` cleans up."""
 
     port: int = 0
+    client_max_size: int = 1024**2
+    shutdown_timeout: float = 60.0
     _runner: web.AppRunner | None = None
 
     def routes(self, app: web.Application) -> None:
@@ -18,9 +20,9 @@ class LocalServer:
 
     async def start(self) -> Self:
         """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
+        app = web.Application(client_max_size=self.client_max_size)
         self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

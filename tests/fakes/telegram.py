@@ -14,7 +14,6 @@ import json
 import math
 import re
 import secrets
-import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import LocalServer
 from tests.spec_files import spec_path
 
 JSON = dict[str, Any]
@@ -661,7 +661,7 @@ def _error_body(code: int, description: str, parameters: JSON | None = None) -> 
 # -------------------------------------------------------------------------- server
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """A Bot API server on 127.0.0.1 that behaves like api.telegram.org for one bot."""
 
     def __init__(
@@ -722,8 +722,8 @@ class FakeTelegram:
         self._bans: dict[int, float] = {}
         self._last_call: dict[int, float] = {}
         self._failures: list[_Failure] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.client_max_size = 100 * 1024 * 1024
+        self.shutdown_timeout = 0.1
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
@@ -754,31 +754,15 @@ class FakeTelegram:
         """Root URL: the bot calls ``{base_url}/bot{token}/{method}``."""
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1."""
-        app = web.Application(client_max_size=100 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
+        """Every Bot API method and file download goes through one handler."""
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
         """Release pending long polls and shut the server down."""
         self._closing = True
         self._update_event.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     # ---- test helpers: world
 
