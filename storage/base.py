@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+from storage.models import ChatKey, MessageRecord, UsageRecord
 
 
 class Store(Protocol):
@@ -24,12 +24,6 @@ class Store(Protocol):
 
     async def add_messages(self, conversation_id: int, messages: list[MessageRecord]) -> None:
         """Append several messages in one transaction, in order."""
-        ...
-
-    async def update_message(
-        self, message_id: int, content: str, tokens: int, status: Status
-    ) -> None:
-        """Replace a message's content and status."""
         ...
 
     async def recent_messages(

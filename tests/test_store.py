@@ -56,3 +56,32 @@ async def test_new_conversation_archives_and_settings_clear() -> None:
     await store.set_setting(key, "voice", None)
     assert await store.get_setting(key, "voice") is None
     await store.close()
+
+
+async def test_a_database_from_before_named_steps_keeps_its_data(tmp_path: Path) -> None:
+    from storage.migrations import MIGRATIONS
+
+    path = str(tmp_path / "old.db")
+    async with aiosqlite.connect(path) as db:
+        # What the code before named steps did: migration 1, then version 1 recorded.
+        await db.executescript(
+            MIGRATIONS[0].script("sqlite")
+            + "CREATE TABLE schema_version (version INTEGER);"
+            + "INSERT INTO schema_version VALUES (1);"
+            + "INSERT INTO conversations (chat_id, thread_id, created_at) VALUES (9, 0, 1.0);"
+        )
+        await db.commit()
+    store = await SQLiteStore.open(path)
+    assert await store.schema_version() == latest_version()
+    assert await store.active_conversation(ChatKey(9)) == 1
+    await store.close()
+
+
+def test_migrations_are_named_steps_and_step_one_is_the_original_schema() -> None:
+    from storage.migrations import MIGRATIONS
+
+    names = [step.name for step in MIGRATIONS]
+    assert all(names) and len(set(names)) == len(names)
+    sql = MIGRATIONS[0].script("sqlite")
+    assert "id INTEGER PRIMARY KEY," in sql and "archived_at REAL\n" in sql
+    assert "{" not in sql and "BIGINT" in MIGRATIONS[0].script("postgres")
