@@ -10,6 +10,10 @@ from storage.models import ChatKey, MessageRecord, UsageRecord
 class Store(Protocol):
     """Persistence for conversations, messages, per-chat settings and usage."""
 
+    async def schema_version(self) -> int:
+        """The number of the last migration step applied to the database."""
+        ...
+
     async def active_conversation(self, key: ChatKey) -> int:
         """The id of the key's current conversation, created when there is none."""
         ...

@@ -3,54 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
 from storage.migrations import MIGRATIONS, statements
 from storage.models import ChatKey, MessageRecord, UsageRecord
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 
 SETTINGS_CACHE_SIZE = 50_000
-
-_COLUMNS = (
-    "id, role, content, parts, sender, tool_calls, tool_call_id, kind, status, tokens, meta, "
-    "created_at"
-)
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _load(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 def _ensure_parent(path: str) -> None:
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-def _row_to_record(row: aiosqlite.Row) -> MessageRecord:
-    return MessageRecord(
-        id=row["id"],
-        role=row["role"],
-        content=row["content"],
-        parts=_load(row["parts"]),
-        sender=row["sender"],
-        tool_calls=_load(row["tool_calls"]),
-        tool_call_id=row["tool_call_id"],
-        kind=row["kind"],
-        status=row["status"],
-        tokens=row["tokens"],
-        meta=_load(row["meta"]) or {},
-        created_at=row["created_at"],
-    )
 
 
 class SQLiteStore:
@@ -164,23 +133,8 @@ class SQLiteStore:
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()
         cur = await self._db.execute(
-            "INSERT INTO messages (conversation_id, role, content, parts, sender, tool_calls, "
-            "tool_call_id, kind, status, tokens, meta, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                m.role,
-                m.content,
-                _dump(m.parts),
-                m.sender,
-                _dump(m.tool_calls),
-                m.tool_call_id,
-                m.kind,
-                m.status,
-                m.tokens,
-                _dump(m.meta) if m.meta else None,
-                created,
-            ),
+            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert_values(conversation_id, m, created),
         )
         m.id = int(cur.lastrowid or 0)
         m.created_at = created
@@ -194,18 +148,13 @@ class SQLiteStore:
         The query walks the (conversation_id, id) index backwards and stops after
         `max_messages` rows, so its cost does not grow with the conversation.
         """
-        sql = f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?"
-        picked: list[MessageRecord] = []
-        used = 0
+        sql = (
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+            "ORDER BY id DESC LIMIT ?"
+        )
         async with self._db.execute(sql, (conversation_id, max_messages)) as cur:
-            async for row in cur:
-                tokens = int(row["tokens"])
-                if picked and used + tokens > token_budget:
-                    break
-                picked.append(_row_to_record(row))
-                used += tokens
-        picked.reverse()
-        return picked
+            rows = await cur.fetchall()
+        return pick_window(rows, token_budget)
 
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
