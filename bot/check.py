@@ -19,7 +19,7 @@ from bot.errors import (
 )
 from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.settings import Settings
-from storage import SQLiteStore
+from storage import open_store
 
 OK = "OK  "
 BAD = "FAIL"
@@ -121,12 +121,12 @@ async def check_provider(settings: Settings) -> list[tuple[str, str]]:
 async def check_database(settings: Settings) -> tuple[bool, str]:
     """Open (and migrate) the database."""
     try:
-        store = await SQLiteStore.open(settings.database_path)
+        store = await open_store(settings.database_url)
     except Exception as exc:
-        return False, f"cannot open the database {settings.database_url}: {exc}"
+        return False, f"cannot open the database {settings.database_label}: {exc}"
     version = await store.schema_version()
     await store.close()
-    return True, f"database {settings.database_path} is ready (schema version {version})."
+    return True, f"database {settings.database_label} is ready (schema version {version})."
 
 
 async def run_checks() -> int:

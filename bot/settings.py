@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -168,9 +169,14 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
+    def _known_database(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
         if not value.startswith("sqlite:///") and value != "sqlite://:memory:":
-            raise ValueError("must look like sqlite:///path/to/bot.db (only SQLite is supported)")
+            raise ValueError(
+                "must look like sqlite:///path/to/bot.db or postgresql://user:pass@host:5432/db"
+            )
         return value
 
     @model_validator(mode="after")
@@ -187,6 +193,17 @@ class Settings(BaseSettings):
         return self.database_url.removeprefix("sqlite:///")
 
     @property
+    def database_label(self) -> str:
+        """DATABASE_URL fit for logs: the SQLite path, or the PostgreSQL URL without password."""
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            return self.database_path
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}@" if parts.username else ""
+        return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+    @property
     def secrets(self) -> list[str]:
         """Every secret value, for redacting logs."""
         values = [
@@ -195,5 +212,6 @@ class Settings(BaseSettings):
             self.transcription_api_key.get_secret_value(),
             self.tavily_api_key.get_secret_value(),
             self.webhook_secret.get_secret_value(),
+            urlsplit(self.database_url).password or "",
         ]
         return [v for v in values if len(v) >= 6]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+from storage.models import ChatKey, MessageRecord, UsageRecord
 
 
 class Store(Protocol):
     """Persistence for conversations, messages, per-chat settings and usage."""
+
+    async def schema_version(self) -> int:
+        """The number of the last migration step applied to the database."""
+        ...
 
     async def active_conversation(self, key: ChatKey) -> int:
         """The id of the key's current conversation, created when there is none."""
@@ -24,12 +28,6 @@ class Store(Protocol):
 
     async def add_messages(self, conversation_id: int, messages: list[MessageRecord]) -> None:
         """Append several messages in one transaction, in order."""
-        ...
-
-    async def update_message(
-        self, message_id: int, content: str, tokens: int, status: Status
-    ) -> None:
-        """Replace a message's content and status."""
         ...
 
     async def recent_messages(

@@ -3,52 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
-from storage.migrations import MIGRATIONS
-from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+from storage.migrations import MIGRATIONS, statements
+from storage.models import ChatKey, MessageRecord, UsageRecord
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 
 SETTINGS_CACHE_SIZE = 50_000
-
-_COLUMNS = (
-    "id, role, content, parts, sender, tool_calls, tool_call_id, kind, status, tokens, meta, "
-    "created_at"
-)
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _load(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 def _ensure_parent(path: str) -> None:
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-def _row_to_record(row: aiosqlite.Row) -> MessageRecord:
-    return MessageRecord(
-        id=row["id"],
-        role=row["role"],
-        content=row["content"],
-        parts=_load(row["parts"]),
-        sender=row["sender"],
-        tool_calls=_load(row["tool_calls"]),
-        tool_call_id=row["tool_call_id"],
-        kind=row["kind"],
-        status=row["status"],
-        tokens=row["tokens"],
-        meta=_load(row["meta"]) or {},
-        created_at=row["created_at"],
-    )
 
 
 class SQLiteStore:
@@ -76,26 +47,29 @@ class SQLiteStore:
         await store._migrate()
         return store
 
-    async def _migrate(self) -> None:
-        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
-            row = await cur.fetchone()
-        current = (row[0] if row else None) or 0
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            statements = [s.strip() for s in script.split(";") if s.strip()]
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE) under the write lock; rolled back on error."""
+        async with self._write_lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in statements:
-                    await self._db.execute(statement)
-                await self._db.execute(
-                    "INSERT INTO schema_version (version) VALUES (?)", (version,)
-                )
+                yield self._db
                 await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
                 raise
+
+    async def _migrate(self) -> None:
+        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+        current = await self.schema_version()
+        for version, step in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            async with self._transaction() as db:
+                for statement in statements(step.script("sqlite")):
+                    await db.execute(statement)
+                await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
     async def schema_version(self) -> int:
         """The version of the schema in the database."""
@@ -128,26 +102,20 @@ class SQLiteStore:
 
     async def new_conversation(self, key: ChatKey) -> int:
         """Archive the key's current conversation and start a fresh one."""
-        async with self._write_lock:
-            now = time.time()
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._db.execute(
-                    "UPDATE conversations SET archived_at = ? "
-                    "WHERE chat_id = ? AND thread_id = ? AND archived_at IS NULL",
-                    (now, key.chat_id, key.thread_id),
-                )
-                cur = await self._db.execute(
-                    "INSERT INTO conversations (chat_id, thread_id, created_at) VALUES (?, ?, ?)",
-                    (key.chat_id, key.thread_id, now),
-                )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
+        now = time.time()
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE conversations SET archived_at = ? "
+                "WHERE chat_id = ? AND thread_id = ? AND archived_at IS NULL",
+                (now, key.chat_id, key.thread_id),
+            )
+            cur = await db.execute(
+                "INSERT INTO conversations (chat_id, thread_id, created_at) VALUES (?, ?, ?)",
+                (key.chat_id, key.thread_id, now),
+            )
             conversation_id = int(cur.lastrowid or 0)
             self._active[key] = conversation_id
-            return conversation_id
+        return conversation_id
 
     async def add_message(self, conversation_id: int, message: MessageRecord) -> int:
         """Append a message; returns its id."""
@@ -158,50 +126,19 @@ class SQLiteStore:
         """Append several messages in one transaction, in order."""
         if not messages:
             return
-        async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for message in messages:
-                    await self._insert(conversation_id, message)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
+        async with self._transaction():
+            for message in messages:
+                await self._insert(conversation_id, message)
 
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()
         cur = await self._db.execute(
-            "INSERT INTO messages (conversation_id, role, content, parts, sender, tool_calls, "
-            "tool_call_id, kind, status, tokens, meta, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                m.role,
-                m.content,
-                _dump(m.parts),
-                m.sender,
-                _dump(m.tool_calls),
-                m.tool_call_id,
-                m.kind,
-                m.status,
-                m.tokens,
-                _dump(m.meta) if m.meta else None,
-                created,
-            ),
+            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert_values(conversation_id, m, created),
         )
         m.id = int(cur.lastrowid or 0)
         m.created_at = created
         return m.id
-
-    async def update_message(
-        self, message_id: int, content: str, tokens: int, status: Status
-    ) -> None:
-        """Replace a message's content and status."""
-        async with self._write_lock:
-            await self._db.execute(
-                "UPDATE messages SET content = ?, tokens = ?, status = ? WHERE id = ?",
-                (content, tokens, status, message_id),
-            )
 
     async def recent_messages(
         self, conversation_id: int, token_budget: int, max_messages: int
@@ -211,18 +148,13 @@ class SQLiteStore:
         The query walks the (conversation_id, id) index backwards and stops after
         `max_messages` rows, so its cost does not grow with the conversation.
         """
-        sql = f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?"
-        picked: list[MessageRecord] = []
-        used = 0
+        sql = (
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+            "ORDER BY id DESC LIMIT ?"
+        )
         async with self._db.execute(sql, (conversation_id, max_messages)) as cur:
-            async for row in cur:
-                tokens = int(row["tokens"])
-                if picked and used + tokens > token_budget:
-                    break
-                picked.append(_row_to_record(row))
-                used += tokens
-        picked.reverse()
-        return picked
+            rows = await cur.fetchall()
+        return pick_window(rows, token_budget)
 
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""

@@ -181,3 +181,6 @@ async def harness(
         root.setLevel(previous)
         assert telegram.spec_violations == [], telegram.spec_violations
         assert provider.spec_violations == [], provider.spec_violations
+
+
+from tests.databases import database_url, fresh_database_url  # noqa: E402, F401

@@ -1,0 +1,209 @@
+"""The PostgreSQL store (asyncpg, a pool): the SQLite store's behaviour, shared by replicas.
+
+Several processes may use one database at once, so nothing read is cached in memory (another
+replica may have started a new conversation or changed a setting), and what must happen once
+per conversation is serialised by a transaction-scoped advisory lock on the conversation.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from storage.migrations import MIGRATIONS
+from storage.models import ChatKey, MessageRecord, UsageRecord
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
+
+# Advisory-lock namespaces (the first key of the two-key form).
+LOCK_MIGRATE = 7300
+LOCK_CONVERSATION = 7301
+
+_PLACEHOLDERS = ", ".join(f"${i}" for i in range(2, 13))
+
+
+def lock_key(*parts: object) -> int:
+    """A stable signed 32-bit key for an advisory lock on `parts`."""
+    value = zlib.crc32(":".join(map(str, parts)).encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+class PostgresStore:
+    """Store backed by an asyncpg pool; safe for several processes sharing the database."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+
+    @classmethod
+    async def open(cls, dsn: str, min_size: int = 1, max_size: int = 10) -> PostgresStore:
+        """Connect a pool to `dsn` (postgresql://user:pass@host:port/db) and migrate."""
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        store = cls(pool, dsn)
+        try:
+            await store._migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection from the pool inside a transaction; rolled back on error."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as conn:
+            # Replicas starting together: one migrates, the others wait and find it done.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_MIGRATE)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            for version, step in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                await conn.execute(step.script("postgres"))
+                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+
+    async def schema_version(self) -> int:
+        """The version of the schema in the database."""
+        value = await self._pool.fetchval("SELECT MAX(version) FROM schema_version")
+        return int(value or 0)
+
+    async def active_conversation(self, key: ChatKey) -> int:
+        """The id of the key's current conversation, created when there is none."""
+        sql = (
+            "SELECT id FROM conversations WHERE chat_id = $1 AND thread_id = $2 "
+            "AND archived_at IS NULL ORDER BY id DESC LIMIT 1"
+        )
+        found = await self._pool.fetchval(sql, key.chat_id, key.thread_id)
+        if found is not None:
+            return int(found)
+        async with self._transaction() as conn:
+            await self._lock_conversation(conn, key)
+            found = await conn.fetchval(sql, key.chat_id, key.thread_id)
+            if found is None:
+                found = await conn.fetchval(
+                    "INSERT INTO conversations (chat_id, thread_id, created_at) "
+                    "VALUES ($1, $2, $3) RETURNING id",
+                    key.chat_id,
+                    key.thread_id,
+                    time.time(),
+                )
+        return int(found)
+
+    @staticmethod
+    async def _lock_conversation(conn: asyncpg.Connection, key: ChatKey) -> None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            LOCK_CONVERSATION,
+            lock_key(key.chat_id, key.thread_id),
+        )
+
+    async def new_conversation(self, key: ChatKey) -> int:
+        """Archive the key's current conversation and start a fresh one."""
+        now = time.time()
+        async with self._transaction() as conn:
+            await self._lock_conversation(conn, key)
+            await conn.execute(
+                "UPDATE conversations SET archived_at = $1 "
+                "WHERE chat_id = $2 AND thread_id = $3 AND archived_at IS NULL",
+                now,
+                key.chat_id,
+                key.thread_id,
+            )
+            found = await conn.fetchval(
+                "INSERT INTO conversations (chat_id, thread_id, created_at) "
+                "VALUES ($1, $2, $3) RETURNING id",
+                key.chat_id,
+                key.thread_id,
+                now,
+            )
+        return int(found)
+
+    async def add_message(self, conversation_id: int, message: MessageRecord) -> int:
+        """Append a message; returns its id."""
+        async with self._pool.acquire() as conn:
+            return await self._insert(conn, conversation_id, message)
+
+    async def add_messages(self, conversation_id: int, messages: list[MessageRecord]) -> None:
+        """Append several messages in one transaction, in order."""
+        if not messages:
+            return
+        async with self._transaction() as conn:
+            for message in messages:
+                await self._insert(conn, conversation_id, message)
+
+    @staticmethod
+    async def _insert(conn: asyncpg.Connection, conversation_id: int, m: MessageRecord) -> int:
+        created = m.created_at or time.time()
+        found = await conn.fetchval(
+            f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES ($1, {_PLACEHOLDERS}) RETURNING id",
+            *insert_values(conversation_id, m, created),
+        )
+        m.id = int(found)
+        m.created_at = created
+        return m.id
+
+    async def recent_messages(
+        self, conversation_id: int, token_budget: int, max_messages: int
+    ) -> list[MessageRecord]:
+        """The newest messages whose tokens fit the budget, oldest first."""
+        rows = await self._pool.fetch(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 "
+            "ORDER BY id DESC LIMIT $2",
+            conversation_id,
+            max_messages,
+        )
+        return pick_window(rows, token_budget)
+
+    async def get_setting(self, key: ChatKey, name: str) -> str | None:
+        """A per-chat setting, or None."""
+        value: Any = await self._pool.fetchval(
+            "SELECT value FROM chat_settings WHERE chat_id = $1 AND thread_id = $2 AND name = $3",
+            key.chat_id,
+            key.thread_id,
+            name,
+        )
+        return None if value is None else str(value)
+
+    async def set_setting(self, key: ChatKey, name: str, value: str | None) -> None:
+        """Set (or with None, clear) a per-chat setting."""
+        if value is None:
+            await self._pool.execute(
+                "DELETE FROM chat_settings WHERE chat_id = $1 AND thread_id = $2 AND name = $3",
+                key.chat_id,
+                key.thread_id,
+                name,
+            )
+            return
+        await self._pool.execute(
+            "INSERT INTO chat_settings (chat_id, thread_id, name, value) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (chat_id, thread_id, name) DO UPDATE SET value = excluded.value",
+            key.chat_id,
+            key.thread_id,
+            name,
+            value,
+        )
+
+    async def record_usage(self, usage: UsageRecord) -> None:
+        """Record the tokens of one model call."""
+        await self._pool.execute(
+            "INSERT INTO usage (conversation_id, chat_id, user_id, model, prompt_tokens, "
+            "completion_tokens, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            usage.conversation_id,
+            usage.chat_id,
+            usage.user_id,
+            usage.model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            time.time(),
+        )
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._pool.close()

@@ -1,0 +1,62 @@
+"""Fresh databases for tests: a SQLite file, or a new PostgreSQL database on TEST_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+DATABASE_KINDS = ["sqlite", "postgres"]
+NO_POSTGRES = (
+    "TEST_DATABASE_URL is unset: run `export TEST_DATABASE_URL=$(bash scripts/postgres.sh)` "
+    "to run the PostgreSQL tests"
+)
+
+
+def postgres_base_url() -> str:
+    """TEST_DATABASE_URL, or skip the test when it is unset."""
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not url:
+        pytest.skip(NO_POSTGRES)
+    return url
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, tail = url.partition("?")
+    root = head.rsplit("/", 1)[0] if head.count("/") > 2 else head
+    return f"{root}/{name}" + (f"?{tail}" if tail else "")
+
+
+@asynccontextmanager
+async def fresh_database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A DATABASE_URL of an empty database of `kind` ("sqlite" or "postgres"), dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / f'bot-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    base = postgres_base_url()
+    name = f"bot_test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(base, name)
+    finally:
+        admin = await asyncpg.connect(base)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each kind in turn (PostgreSQL skipped without TEST_DATABASE_URL)."""
+    async with fresh_database_url(request.param, tmp_path) as url:
+        yield url
