@@ -15,11 +15,13 @@ TELEGRAM_TEXT_LIMIT = 4096
 PIECE_LIMIT = 3900
 
 _FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})(.*)$")
+MAX_MARKER = 16
+MAX_LANGUAGE = 32
 
 
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit of Telegram's limits and entity offsets."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 @dataclass(frozen=True)
@@ -54,21 +56,33 @@ def render_markdown(markdown: str) -> Rendered:
     return Rendered(text, frozen)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Fence:
-    marker: str
-    opener: str
+    marker: str  # as written in the source: what closes it there
+    reopen: str  # the short line that reopens it at the start of the next piece
+    closer: str  # what closes it at the end of a piece
+
+
+def _open_fence(marker: str, info: str) -> _Fence:
+    # A hostile answer may open a fence with thousands of characters: the line repeated
+    # at the start of every piece would leave no room for text, so it is kept short.
+    short = marker if len(marker) <= MAX_MARKER else marker[0] * MAX_MARKER
+    words = info.split()
+    language = words[0][:MAX_LANGUAGE] if words else ""
+    return _Fence(marker=marker, reopen=short + language, closer=short)
 
 
 def _fence_after(lines: str, state: _Fence | None) -> _Fence | None:
     """The code fence still open after `lines`, starting from `state`."""
+    if "`" * 3 not in lines and "~" * 3 not in lines:
+        return state
     for line in lines.split("\n"):
         match = _FENCE.match(line)
         if not match:
             continue
         marker = match.group(1)
         if state is None:
-            state = _Fence(marker=marker, opener=line.strip())
+            state = _open_fence(marker, match.group(2))
         elif (
             marker[0] == state.marker[0]
             and len(marker) >= len(state.marker)
@@ -78,26 +92,77 @@ def _fence_after(lines: str, state: _Fence | None) -> _Fence | None:
     return state
 
 
-def _cut_point(text: str, budget: int) -> int:
-    """Where to end a piece of `text` that must hold at most `budget` UTF-16 units."""
-    end = 0
+def _fit(window: str, budget: int) -> int:
+    """How many characters of `window` fit in `budget` UTF-16 units."""
+    if utf16_len(window) <= budget:
+        return len(window)
     used = 0
-    for ch in text:
+    for end, ch in enumerate(window):
         used += 2 if ord(ch) > 0xFFFF else 1
         if used > budget:
-            break
-        end += 1
+            return end
+    return len(window)
+
+
+def _cut_point(text: str, budget: int) -> int:
+    """Where to end a piece of `text` that must hold at most `budget` UTF-16 units."""
+    end = _fit(text[:budget], budget)
     window = text[:end]
-    floor = end // 2
-    for boundary in ("\n\n", "\n"):
-        position = window.rfind(boundary)
-        if position > floor:
-            return position + len(boundary)
-    for boundary in (". ", "! ", "? ", "。", " "):
-        position = window.rfind(boundary)
+    # Boundaries in the last quarter only, so that no piece is less than 3/4 full.
+    floor = end * 3 // 4
+    for boundary in ("\n\n", "\n", ". ", "! ", "? ", "。", " "):
+        position = window.rfind(boundary, floor)
         if position > floor:
             return position + len(boundary)
     return max(end, 1)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One piece of a split answer and where it ends in the source.
+
+    `seen` is how much of the source the piece depends on: while the source
+    keeps its first `seen` characters, the piece (and `end`, `fence`) stay the same.
+    """
+
+    text: str
+    end: int
+    seen: int
+    fence: _Fence | None
+
+
+def split_pieces(
+    markdown: str, limit: int = PIECE_LIMIT, start: int = 0, fence: _Fence | None = None
+) -> list[Piece]:
+    """Split `markdown` from `start` (inside `fence`) into pieces; linear in its length."""
+    pieces: list[Piece] = []
+    pos = start
+    size = len(markdown)
+    while pos < size:
+        prefix = f"{fence.reopen}\n" if fence else ""
+        room = limit - utf16_len(prefix)
+        if size - pos <= room and utf16_len(markdown[pos:]) <= room:
+            pieces.append(Piece(prefix + markdown[pos:], size, size, fence))
+            break
+        budget = max(room - MAX_MARKER - 1, 16)
+        piece_start = pos
+        chunk = markdown[pos : pos + _cut_point(markdown[pos : pos + budget], budget)]
+        pos += len(chunk)
+        fence_after = _fence_after(chunk, fence)
+        text = prefix + chunk.rstrip("\n")
+        if fence_after is not None:
+            text += "\n" + fence_after.closer
+        else:
+            while pos < size and markdown[pos] == "\n":
+                pos += 1
+        seen = min(size, max(piece_start + room + 1, pos + 1))
+        pieces.append(Piece(text, pos, seen, fence_after))
+        fence = fence_after
+    return pieces
+
+
+def _texts(markdown: str, pieces: list[Piece]) -> list[str]:
+    return [p.text for p in pieces if p.text.strip()] or ([markdown] if markdown.strip() else [])
 
 
 def split_markdown(markdown: str, limit: int = PIECE_LIMIT) -> list[str]:
@@ -107,25 +172,26 @@ def split_markdown(markdown: str, limit: int = PIECE_LIMIT) -> list[str]:
     block cut in two is closed at the end of one piece and reopened (with its
     language) at the start of the next. A piece depends only on the text
     before its cut, so pieces already sent stay stable while the answer grows.
+    Time and the number of pieces are linear in the length, whatever its shape.
     """
-    pieces: list[str] = []
-    rest = markdown
-    fence: _Fence | None = None
-    while rest:
-        prefix = f"{fence.opener}\n" if fence else ""
-        if utf16_len(prefix) + utf16_len(rest) <= limit:
-            pieces.append(prefix + rest)
-            break
-        closing_room = 8
-        budget = max(limit - utf16_len(prefix) - closing_room, 16)
-        cut = _cut_point(rest, budget)
-        chunk, rest = rest[:cut], rest[cut:]
-        fence_after = _fence_after(chunk, fence)
-        piece = prefix + chunk.rstrip("\n")
-        if fence_after is not None:
-            piece += "\n" + fence_after.marker
-        pieces.append(piece)
-        fence = fence_after
-        if fence is None:
-            rest = rest.lstrip("\n")
-    return [p for p in pieces if p.strip()] or ([markdown] if markdown.strip() else [])
+    return _texts(markdown, split_pieces(markdown, limit))
+
+
+class GrowingSplit:
+    """Splits a growing answer again and again, re-splitting only its unsettled tail."""
+
+    def __init__(self, limit: int = PIECE_LIMIT) -> None:
+        self._limit = limit
+        self._settled: list[Piece] = []
+        self._seen = ""
+
+    def split(self, markdown: str) -> list[str]:
+        """The same pieces as `split_markdown(markdown)`."""
+        if self._settled and markdown.startswith(self._seen):
+            last = self._settled[-1]
+            pieces = self._settled + split_pieces(markdown, self._limit, last.end, last.fence)
+        else:
+            pieces = split_pieces(markdown, self._limit)
+        self._settled = pieces[:-1]
+        self._seen = markdown[: self._settled[-1].seen] if self._settled else ""
+        return _texts(markdown, pieces)

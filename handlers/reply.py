@@ -12,7 +12,7 @@ from datetime import timedelta
 from telegram import Bot, MessageEntity, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from handlers.formatting import Rendered, render_markdown, split_markdown
+from handlers.formatting import GrowingSplit, Rendered, render_markdown
 from handlers.pacer import Pacer
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class LiveReply:
         self._draft_id = target.draft_id if not target.is_group else None
         self._draft_shown: Rendered | None = None
         self._render_cache: dict[str, Rendered] = {}
+        self._split = GrowingSplit()
         self._dirty = asyncio.Event()
         self._final = False
         self._task: asyncio.Task[None] | None = None
@@ -176,7 +177,7 @@ class LiveReply:
         markdown = self._markdown()
         if not markdown:
             return None
-        pieces = split_markdown(markdown)
+        pieces = self._split.split(markdown)
         drafting = self._draft_id is not None and not final
         for index, piece in enumerate(pieces):
             rendered = self._render(piece)

@@ -7,6 +7,7 @@ import json
 from handlers.formatting import (
     PIECE_LIMIT,
     TELEGRAM_TEXT_LIMIT,
+    GrowingSplit,
     render_markdown,
     split_markdown,
     utf16_len,
@@ -102,3 +103,55 @@ def test_rendered_piece_fits_telegram_limit() -> None:
     text = "**" + "bold words " * 1000 + "**"
     for piece in split_markdown(text):
         assert utf16_len(render_markdown(piece).text) <= TELEGRAM_TEXT_LIMIT
+
+
+def _hostile_answers() -> dict[str, str]:
+    code = "\n".join(f"line {i} " + "y" * 60 for i in range(560))
+    return {
+        "long fence line": "```" + "x" * 4000 + "\n" + code + "\n```\n",
+        "long fence marker": "`" * 4000 + "\n" + code + "\n" + "`" * 4000 + "\n",
+        "nested list": "\n".join("  " * (i % 40) + f"- item {i}" for i in range(5000)),
+        "unbalanced markers": ("**a _b `c ~~d [e](" * 6000)[:100_000],
+        "no newline": ("word " * 20_000)[:100_000],
+        "no boundary": "x" * 100_000,
+        "emoji without newline": "😀 **" * 25_000,
+    }
+
+
+def test_hostile_answers_split_into_few_pieces_that_fit_after_rendering() -> None:
+    for name, text in _hostile_answers().items():
+        pieces = split_markdown(text)
+        assert len(pieces) <= utf16_len(text) / PIECE_LIMIT + 3, name
+        for piece in pieces:
+            assert utf16_len(piece) <= PIECE_LIMIT, name
+            assert utf16_len(render_markdown(piece).text) <= TELEGRAM_TEXT_LIMIT, name
+
+
+def test_a_long_fence_line_is_reopened_short() -> None:
+    text = _hostile_answers()["long fence line"]
+    pieces = split_markdown(text)
+    assert len(pieces) <= 12
+    for piece in pieces[1:]:
+        assert len(piece.split("\n", 1)[0]) <= 3 + 32
+    lines = [ln for p in pieces for ln in p.splitlines() if ln.startswith("line ")]
+    assert len(lines) == 560
+
+
+def test_no_piece_is_less_than_three_quarters_full_except_the_last() -> None:
+    text = "\n".join("z" * 2001 for _ in range(50))
+    pieces = split_markdown(text)
+    assert len(pieces) <= len(text) / (PIECE_LIMIT * 3 / 4) + 1
+    assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
+
+
+def test_growing_split_matches_a_full_split_at_every_length() -> None:
+    answers = [*_hostile_answers().values()]
+    answers.append("\n\n".join(f"Line {i} " + "abc " * 50 for i in range(80)))
+    answers.append("Intro\n\n```python\n" + "\n".join(f"x = {i}" for i in range(3000)) + "\n```")
+    for text in answers:
+        text = text[:60_000]
+        growing = GrowingSplit()
+        for cut in [*range(0, len(text), 1777), len(text)]:
+            assert growing.split(text[:cut]) == split_markdown(text[:cut])
+        # the text replaced by another one (a final answer) is split afresh
+        assert growing.split("other " + text[:5000]) == split_markdown("other " + text[:5000])
