@@ -1,4 +1,33 @@
-"""The error tree: what can go wrong in a turn, and which message the user sees for it."""
+"""The error tree: what can go wrong in a turn, and which message the user sees for it.
+
+Each class names its i18n key (`user_key`); (r) marks the errors retried while
+nothing has been shown, (f) those a fallback model may answer instead::
+
+    BotError                          error_unexpected
+    ├── InputError                    the key given when raised (error_too_long_input, ...)
+    └── ProviderError                 error_provider
+        ├── ProviderAuthError         error_auth               401, AceData invalid_token (f)
+        ├── ProviderPermissionError   error_permission         403 (f)
+        ├── ModelNotFoundError        error_model_not_found    404 (f)
+        ├── RateLimitedError          error_rate_limited       429, too_many_requests (r, f)
+        ├── QuotaExceededError        error_quota              402, 429 insufficient_quota (f)
+        ├── ContextTooLongError       error_context            400 context_length_exceeded
+        │   └── MessageTooLongError   error_message_too_long   ... for the new message alone
+        ├── ToolsUnsupportedError     error_provider           400 "does not support tools"
+        ├── VisionUnsupportedError    error_vision_unsupported 400 "does not support images"
+        ├── BadRequestError           error_bad_request        other 400s (token_mismatched,
+        │                                                      api_not_implemented)
+        ├── BadResponseError          error_bad_response       200 that is no completion (f)
+        ├── ServerError               error_server             5xx, api_error, error in a
+        │   │                                                  200 stream (r, f)
+        │   └── CorruptAnswerError    error_corrupt_answer     unreadable chunk (r, f)
+        ├── ProviderTimeoutError      error_timeout            no answer in time (r, f)
+        ├── ConnectionFailedError     error_connection         unreachable, dropped or empty
+        │                                                      before any text (r, f)
+        └── StreamInterruptedError    error_interrupted        stalled, dropped or cut after
+                                                               text was shown (the reply is
+                                                               kept and marked)
+"""
 
 from __future__ import annotations
 
@@ -61,6 +90,12 @@ class ContextTooLongError(ProviderError):
     user_key = "error_context"
 
 
+class MessageTooLongError(ContextTooLongError):
+    """The new message alone does not fit the model's window: shrinking history cannot help."""
+
+    user_key = "error_message_too_long"
+
+
 class ToolsUnsupportedError(ProviderError):
     """The provider or model rejects the `tools` parameter."""
 
@@ -90,6 +125,12 @@ class ServerError(ProviderError):
 
     user_key = "error_server"
     retryable = True
+
+
+class CorruptAnswerError(ServerError):
+    """The provider sent a chunk or body that is not readable JSON."""
+
+    user_key = "error_corrupt_answer"
 
 
 class ProviderTimeoutError(ProviderError):

@@ -282,6 +282,16 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Tôi không tải được tệp này từ Telegram. Vui lòng gửi lại.",
         "zh": "无法从 Telegram 下载此文件，请重新发送。",
     },
+    "error_message_too_long": {
+        "en": "Your message is too long for the model {model}. Please shorten it or split it; I left it out of our conversation.",
+        "vi": "Tin nhắn quá dài đối với mô hình {model}. Vui lòng rút gọn hoặc chia nhỏ; tôi đã bỏ nó ra khỏi cuộc trò chuyện.",
+        "zh": "这条消息对模型 {model} 来说太长了。请缩短或分成几条；我已将它移出对话。",
+    },
+    "error_corrupt_answer": {
+        "en": "The model provider sent a broken answer. Please try again.",
+        "vi": "Nhà cung cấp mô hình gửi về một câu trả lời hỏng. Vui lòng thử lại.",
+        "zh": "模型服务商返回了损坏的回答，请重试。",
+    },
     "error_bad_response": {
         "en": "The provider's answer was not understood. The bot's owner should check OPENAI_BASE_URL.",
         "vi": "Không hiểu được phản hồi của nhà cung cấp. Chủ bot nên kiểm tra OPENAI_BASE_URL.",

@@ -9,7 +9,7 @@ import httpx
 import openai
 
 from bot.errors import InputError
-from bot.llm import map_status_error
+from bot.provider_errors import map_status_error
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 

@@ -1,182 +1,74 @@
-"""The model client: streamed Chat Completions as typed events, with retries and error mapping."""
+"""The model client: one provider's streamed Chat Completions as typed events, with retries.
+
+Error classification lives in `bot.provider_errors`, the SSE chunk reader in `bot.chunks`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx2
 import openai
 
+from bot.chunks import (
+    ChunkReader,
+    LLMEvent,
+    ReasoningDelta,
+    RetryWait,
+    StreamChunkError,
+    StreamEnd,
+    TextDelta,
+    Usage,
+    read_sse,
+)
 from bot.errors import (
-    BadRequestError,
     BadResponseError,
     ConnectionFailedError,
-    ContextTooLongError,
-    ModelNotFoundError,
-    ProviderAuthError,
     ProviderError,
-    ProviderPermissionError,
-    ProviderTimeoutError,
-    QuotaExceededError,
     RateLimitedError,
     ServerError,
     StreamInterruptedError,
-    ToolsUnsupportedError,
-    VisionUnsupportedError,
 )
-from bot.tool_calls import ToolCall, ToolCallAssembler
+from bot.provider_errors import map_status_error, provider_errors, unsupported_param
+
+__all__ = [
+    "ChatModel",
+    "LLMClient",
+    "LLMEvent",
+    "ModelOptions",
+    "ReasoningDelta",
+    "RetryWait",
+    "StreamEnd",
+    "TextDelta",
+    "Usage",
+    "build_openai_client",
+    "map_status_error",
+    "token_param_for",
+]
 
 log = logging.getLogger(__name__)
 
-_CONTEXT_HINTS = (
-    "context_length_exceeded",
-    "context length",
-    "context window",
-    "maximum context",
-    "too many tokens",
-    "prompt is too long",
-    "input is too long",
-    "reduce the length",
-)
-# Phrases that say a capability is missing, not that one input was bad: a broken image
-# must not switch vision off for the model.
-_NO_VISION = re.compile(
-    r"(does ?n[o']t|do not|not) support(s|ed)? (image|vision|multimodal|multi-modal)"
-    r"|(image|vision|multimodal)( input)?s? (is|are) not supported"
-    r"|image_url is only supported|only supported by certain models|not a (multimodal|vision)"
-    r"|invalid content type"
-)
-_NO_TOOLS = re.compile(
-    r"(does ?n[o']t|do not|not) support(s|ed)? (tools|tool use|tool calling|function)"
-    r"|(tools|tool use|tool calling|function calling)( parameter)? (is|are) not supported"
-    r"|unsupported parameter: '?(tools|tool_choice)|unrecognized request argument supplied: tools"
-)
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    """A piece of the answer's text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ReasoningDelta:
-    """A piece of a reasoning model's thinking (never shown as the answer)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Tokens one call used."""
-
-    prompt_tokens: int
-    completion_tokens: int
-
-
-@dataclass(frozen=True)
-class StreamEnd:
-    """The stream finished; carries the finish reason, assembled tool calls and usage."""
-
-    finish_reason: str | None
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    usage: Usage | None = None
-    first_chunk_at: float | None = None
-
-
-LLMEvent = TextDelta | ReasoningDelta | StreamEnd
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def _retry_after(headers: httpx2.Headers | None) -> float | None:
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return float(str(value))
-        except ValueError:
-            return None
-    return None
+class ChatModel(Protocol):
+    """What the conversation engine needs from a model: one streamed completion."""
 
-
-def _error_text(exc: openai.APIStatusError) -> tuple[str, str]:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
-    code = str(inner.get("code") or inner.get("type") or "") if isinstance(inner, dict) else ""
-    message = str(inner.get("message") or exc.message) if isinstance(inner, dict) else exc.message
-    return code.lower(), message
-
-
-def map_status_error(exc: openai.APIStatusError) -> ProviderError:
-    """Translate an HTTP error from the provider into the bot's error tree."""
-    code, message = _error_text(exc)
-    lowered = f"{code} {message}".lower()
-    status = exc.status_code
-    detail = f"{status} {code}: {message}"[:300]
-    if status == 401:
-        return ProviderAuthError(detail)
-    if status == 403:
-        return ProviderPermissionError(detail)
-    if status == 404:
-        return ModelNotFoundError(detail)
-    if status == 402:
-        return QuotaExceededError(detail)  # DeepSeek, OpenRouter: out of balance or credits
-    if status == 429:
-        if "insufficient_quota" in lowered or "quota" in lowered or "billing" in lowered:
-            return QuotaExceededError(detail)
-        return RateLimitedError(detail, retry_after=_retry_after(exc.response.headers))
-    if status in (400, 413, 422):
-        if any(h in lowered for h in _CONTEXT_HINTS):
-            return ContextTooLongError(detail)
-        if _NO_VISION.search(lowered):
-            return VisionUnsupportedError(detail)
-        if _NO_TOOLS.search(lowered):
-            return ToolsUnsupportedError(detail)
-        return BadRequestError(detail)
-    if status >= 500:
-        return ServerError(detail)
-    return ProviderError(detail)
-
-
-@contextmanager
-def provider_errors() -> Iterator[None]:
-    """Translate the SDK's exceptions for one request into the bot's error tree."""
-    try:
-        yield
-    except openai.APIStatusError as exc:
-        raise map_status_error(exc) from exc
-    except openai.APITimeoutError as exc:
-        raise ProviderTimeoutError(str(exc)) from exc
-    except openai.APIConnectionError as exc:
-        raise ConnectionFailedError(str(exc)) from exc
-
-
-def _unsupported_param(exc: ProviderError, params: dict[str, Any]) -> str | None:
-    """The optional parameter a 400 complains about, if it is one we sent."""
-    lowered = exc.detail.lower()
-    if "unsupported" not in lowered and "not support" not in lowered and "unknown" not in lowered:
-        return None
-    for name in ("max_tokens", "max_completion_tokens", "stream_options", "temperature"):
-        if name in params and name in lowered:
-            return name
-    return None
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        """Stream one completion as events, ending with a StreamEnd."""
+        ...
 
 
 @dataclass
@@ -197,96 +89,6 @@ def token_param_for(model: str, base_url: str, configured: str) -> str:
     openai_host = "api.openai.com" in base_url
     new_family = name.startswith(("o1", "o3", "o4", "gpt-5", "gpt-4.1", "gpt-4o"))
     return "max_completion_tokens" if openai_host and new_family else "max_tokens"
-
-
-class StreamChunkError(Exception):
-    """An `error` object sent inside a 200 stream."""
-
-
-class ChunkReader:
-    """Turns Chat Completions chunks (plain dicts) into events, assembling tool calls."""
-
-    def __init__(self) -> None:
-        self.assembler = ToolCallAssembler()
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-        self.first_chunk_at: float | None = None
-        self.started = False
-
-    @staticmethod
-    def _parse(raw: str | bytes) -> Any:
-        """One JSON payload; an `error` object in it (inside a 200 answer) is raised."""
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise StreamChunkError(f"unreadable answer: {raw[:80]!r}") from exc
-        if isinstance(value, dict) and value.get("error"):
-            error = value["error"]
-            raise StreamChunkError(str(error.get("message") if isinstance(error, dict) else error))
-        return value
-
-    def feed(self, payload: str) -> list[LLMEvent]:
-        """The events of one SSE data payload."""
-        chunk = self._parse(payload)
-        if not isinstance(chunk, dict):
-            return []
-        if self.first_chunk_at is None:
-            self.first_chunk_at = time.monotonic()
-        return self._read(chunk, "delta")
-
-    def whole(self, body: bytes) -> list[LLMEvent]:
-        """The events of a non-streamed completion (a gateway that ignored stream=True)."""
-        completion = self._parse(body)
-        if not isinstance(completion, dict):
-            raise StreamChunkError("the answer is not a JSON object")
-        return [*self._read(completion, "message"), self.end()]
-
-    def _read(self, body: dict[str, Any], field: str) -> list[LLMEvent]:
-        """Usage, and the first choice's `delta` (stream) or `message` (whole answer)."""
-        self._read_usage(body.get("usage"))
-        events: list[LLMEvent] = []
-        for choice in body.get("choices") or ():
-            if choice.get("index") not in (0, None):
-                continue
-            self._read_delta(choice.get(field) or {}, events)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-        return events
-
-    def _read_usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
-            self.usage = Usage(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-            )
-
-    def _read_delta(self, delta: dict[str, Any], events: list[LLMEvent]) -> None:
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            self.started = True
-            events.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            self.started = True
-            events.append(TextDelta(content))
-        for fragment in delta.get("tool_calls") or ():
-            self.started = True
-            function = fragment.get("function") or {}
-            self.assembler.add(
-                fragment.get("index"),
-                fragment.get("id"),
-                function.get("name"),
-                function.get("arguments"),
-            )
-
-    def end(self) -> StreamEnd:
-        """The closing event."""
-        return StreamEnd(
-            finish_reason=self.finish_reason,
-            tool_calls=self.assembler.calls(),
-            usage=self.usage,
-            first_chunk_at=self.first_chunk_at,
-        )
 
 
 class LLMClient:
@@ -367,9 +169,7 @@ class LLMClient:
             except ProviderError as exc:
                 if yielded:
                     raise
-                bad_param = (
-                    _unsupported_param(exc, params) if isinstance(exc, BadRequestError) else None
-                )
+                bad_param = unsupported_param(exc, params)
                 if bad_param and bad_param not in self._dropped_params:
                     log.warning("provider rejects %s; retrying without it", bad_param)
                     self._dropped_params.add(bad_param)
@@ -400,61 +200,33 @@ class LLMClient:
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[LLMEvent]:
         """One request; chunks are parsed as plain JSON (the SDK's per-chunk models cost
         about 90 µs each, which made a busy bot CPU-bound)."""
-        chunks = ChunkReader()
-        started = False
+        reader = ChunkReader()
         try:
             with provider_errors():
                 request = self._client.chat.completions.with_streaming_response.create(**params)
                 response = await request.__aenter__()
             try:
-                if "json" in response.headers.get("content-type", ""):
+                kind = response.headers.get("content-type", "")
+                if "json" in kind:
                     # A gateway that ignored stream=True and answered with one completion.
-                    events = chunks.whole(await response.read())
-                    for event in events:
+                    for event in reader.whole(await response.read()):
                         yield event
                     return
-                lines = response.iter_lines().__aiter__()
-                data: list[str] = []
-                spoke_sse = False
-                while True:
-                    try:
-                        async with asyncio.timeout(self._stall_timeout):
-                            line = await lines.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError as exc:
-                        if started:
-                            raise StreamInterruptedError("stream stalled", stalled=True) from exc
-                        raise ProviderTimeoutError("no chunk before the stall timeout") from exc
-                    if line.startswith("data:"):
-                        spoke_sse = True
-                        data.append(line[5:].lstrip(" "))
-                        continue
-                    if line or not data:
-                        continue  # comments (": PROCESSING"), event names, blank keep-alives
-                    payload, data = "\n".join(data), []
-                    if payload == "[DONE]":
-                        break
-                    for event in chunks.feed(payload):
-                        started = True
-                        yield event
-                if data and (payload := "\n".join(data)) != "[DONE]":
-                    for event in chunks.feed(payload):
-                        yield event
-                if not spoke_sse:
-                    kind = response.headers.get("content-type", "no content type")
-                    raise BadResponseError(f"not an event stream ({kind})")
+                async for event in read_sse(response.iter_lines(), reader, self._stall_timeout):
+                    yield event
+                if reader.chunks == 0 and not reader.done and "event-stream" not in kind:
+                    raise BadResponseError(f"not an event stream ({kind or 'no content type'})")
             finally:
                 await request.__aexit__(None, None, None)
         except StreamChunkError as exc:
-            if started or chunks.started:
+            if reader.visible:
                 raise StreamInterruptedError(f"error in stream: {exc}") from exc
             raise ServerError(f"error in stream: {exc}") from exc
         except (httpx2.HTTPError, openai.APIConnectionError) as exc:
-            if started or chunks.started:
+            if reader.visible:
                 raise StreamInterruptedError(f"stream dropped: {exc!r}") from exc
             raise ConnectionFailedError(f"stream dropped: {exc!r}") from exc
-        yield chunks.end()
+        yield reader.end()
 
     async def list_models(self) -> list[str]:
         """The model ids the provider lists."""
@@ -477,7 +249,7 @@ def build_openai_client(
     api_key: str, base_url: str, timeout: float, stall_timeout: float
 ) -> openai.AsyncOpenAI:
     """The SDK client; its own retries are off because LLMClient decides what to retry."""
-    limits = httpx2.Timeout(timeout, connect=10.0, read=stall_timeout + 5)
+    limits = openai.Timeout(timeout, connect=10.0, read=stall_timeout + 5)
     return openai.AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,

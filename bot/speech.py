@@ -8,7 +8,7 @@ import mimetypes
 import openai
 
 from bot.errors import InputError, ProviderError
-from bot.llm import map_status_error
+from bot.provider_errors import map_status_error
 
 log = logging.getLogger(__name__)
 

@@ -178,3 +178,10 @@ async def test_json_error_body_and_html_page_are_provider_errors() -> None:
         await _events(_client(b"not json at all", "application/json"))
     with pytest.raises(BadResponseError):
         await _events(_client(b"<html><body>Welcome to nginx</body></html>", "text/html"))
+
+
+def test_llm_client_is_a_chat_model() -> None:
+    from bot.llm import ChatModel
+
+    model: ChatModel = _client(b"")
+    assert callable(model.stream)
