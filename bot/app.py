@@ -26,7 +26,7 @@ from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
 from handlers.pacer import Pacer
 from handlers.telegram_request import AiohttpRequest
-from storage import SQLiteStore, Store
+from storage import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ async def start_services(app: BotApp) -> None:
         raise RuntimeError("the application was not built by build_application")
     closers: list[Closer] = []
     app.bot_data.closers = closers
-    store = await SQLiteStore.open(settings.database_path)
+    store = await open_store(settings.database_url)
     closers.append(store.close)
     openai_client, llm = _chat_model(settings, closers)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
@@ -170,7 +170,7 @@ async def start_services(app: BotApp) -> None:
         settings.openai_model,
         settings.openai_base_url,
         ",".join(tools.names) or "none",
-        settings.database_path,
+        settings.database_label,
     )
 
 

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.errors import BotError, ProviderError, VisionUnsupportedError
 from bot.fallbacks import Progress, RequestShape, next_shape
-from bot.llm import LLMEvent, ReasoningDelta, StreamEnd, TextDelta, Usage
+from bot.llm import ChatModel, ReasoningDelta, StreamEnd, TextDelta, Usage
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
 from bot.tools.registry import ToolRegistry
 from storage import ChatKey, MessageRecord, Status, Store, UsageRecord
 
 log = logging.getLogger(__name__)
-
-
-class ChatModel(Protocol):
-    """What a turn needs from the model provider: one streamed completion."""
-
-    def stream(
-        self,
-        *,
-        model: str,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None = None,
-        tool_choice: str | None = None,
-    ) -> AsyncIterator[LLMEvent]:
-        """Stream one completion as events, ending with a StreamEnd."""
-        ...
 
 
 class TurnSink(Protocol):
