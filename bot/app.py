@@ -22,6 +22,7 @@ from bot.tools import build_tools
 from bot.tools.registry import ToolRegistry
 from handlers import register
 from handlers.albums import AlbumCollector
+from handlers.callback_data import CallbackSigner
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
 from handlers.pacer import Pacer
@@ -155,6 +156,7 @@ async def start_services(app: BotApp) -> None:
         llm=llm,
         pacer=_pacer(settings),
         queue=TurnQueue(),
+        signer=CallbackSigner(settings.telegram_bot_token.get_secret_value()),
         speech=_speech(settings, openai_client, closers),
         images=ImageClient(
             openai_client, http, model=settings.image_model, size=settings.image_size

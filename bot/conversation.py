@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ class TurnInput:
     language: str = "en"
     model: str | None = None
     with_names: bool = False  # prefix user messages with their sender (group chats)
+    reask_message_id: int | None = None  # answer this stored message again (new text or "")
+    stop: asyncio.Event | None = None  # set to end the turn now, keeping what was shown
 
 
 @dataclass
@@ -57,6 +61,8 @@ class TurnOutcome:
     rounds: int = 0
     usage: Usage | None = None
     first_chunk_at: float | None = None
+    stopped: bool = False
+    user_message_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,19 +152,49 @@ class ConversationEngine:
     async def run(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
         """Run one turn to its end; errors come back in the outcome, never raised."""
         conversation_id = await self._store.active_conversation(turn.key)
-        user = MessageRecord(
-            role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
+        tokens = estimate_message_tokens(turn.text, turn.parts)
+        if turn.reask_message_id is None:
+            user = MessageRecord(
+                role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
+            )
+            user.tokens = tokens
+            user_message_id = await self._store.add_message(conversation_id, user)
+        else:
+            user_message_id = turn.reask_message_id
+            await self._store.replace_from(conversation_id, user_message_id, turn.text, tokens)
+        outcome = TurnOutcome(
+            text="",
+            status="failed",
+            conversation_id=conversation_id,
+            user_message_id=user_message_id,
         )
-        user.tokens = estimate_message_tokens(turn.text, turn.parts)
-        await self._store.add_message(conversation_id, user)
-        outcome = TurnOutcome(text="", status="failed", conversation_id=conversation_id)
         state = _Turn(turn, conversation_id, turn.model or self._config.model, sink, outcome)
         try:
-            await self._rounds(state)
+            await self._rounds_until_stopped(state)
         except ProviderError as exc:
             outcome.error = exc
         await self._finish(state)
         return outcome
+
+    async def _rounds_until_stopped(self, state: _Turn) -> None:
+        """The model rounds, abandoned (provider stream closed, tools cancelled) on stop."""
+        stop = state.input.stop
+        if stop is None:
+            await self._rounds(state)
+            return
+        rounds = asyncio.ensure_future(self._rounds(state))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({rounds, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not rounds.done():
+                rounds.cancel()
+                state.outcome.stopped = True
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rounds
+        if not state.outcome.stopped:
+            rounds.result()
 
     async def _load_window(self, state: _Turn, shape: RequestShape) -> None:
         system = self._config.system_prompt
@@ -225,7 +261,9 @@ class ConversationEngine:
         outcome = state.outcome
         full = state.text
         outcome.text = full.strip()
-        if outcome.error is not None:
+        if outcome.stopped:
+            outcome.status = "interrupted"
+        elif outcome.error is not None:
             outcome.status = "interrupted" if state.answer else "failed"
         elif outcome.finish_reason in ("length", "content_filter"):
             outcome.status = "interrupted" if outcome.text else "failed"

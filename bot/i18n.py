@@ -30,6 +30,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "Commands:\n"
             "/ask <question> – ask me (in groups)\n"
             "/new – start a fresh conversation (alias /reset)\n"
+            "/stop – stop the answer being written\n"
             "/model – show or change the model\n"
             "/answerall on|off – in a group, answer every message (admins)\n"
             "/voice – spoken copies of answers on/off\n"
@@ -41,6 +42,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "Các lệnh:\n"
             "/ask <câu hỏi> – hỏi tôi (trong nhóm)\n"
             "/new – bắt đầu cuộc trò chuyện mới (hoặc /reset)\n"
+            "/stop – dừng câu trả lời đang viết\n"
             "/model – xem hoặc đổi mô hình\n"
             "/answerall on|off – trong nhóm, trả lời mọi tin nhắn (quản trị viên)\n"
             "/voice – bật/tắt bản đọc câu trả lời\n"
@@ -52,6 +54,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "命令：\n"
             "/ask <问题> – 向我提问（群组中）\n"
             "/new – 开始新对话（别名 /reset）\n"
+            "/stop – 停止正在生成的回答\n"
             "/model – 查看或切换模型\n"
             "/answerall on|off – 在群组中回复每条消息（管理员）\n"
             "/voice – 开关语音回复\n"
@@ -186,6 +189,50 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "the provider's content filter stopped it.",
         "vi": "bộ lọc nội dung của nhà cung cấp đã chặn.",
         "zh": "被服务商的内容过滤器拦截。",
+    },
+    "stopped": {
+        "en": "⏹ Stopped.",
+        "vi": "⏹ Đã dừng.",
+        "zh": "⏹ 已停止。",
+    },
+    "btn_stop": {"en": "⏹ Stop", "vi": "⏹ Dừng", "zh": "⏹ 停止"},
+    "btn_regenerate": {"en": "🔄 Regenerate", "vi": "🔄 Trả lời lại", "zh": "🔄 重新生成"},
+    "btn_continue": {"en": "➡️ Continue", "vi": "➡️ Viết tiếp", "zh": "➡️ 继续"},
+    "continue_prompt": {
+        "en": "Continue exactly where your previous answer stopped.",
+        "vi": "Continue exactly where your previous answer stopped.",
+        "zh": "Continue exactly where your previous answer stopped.",
+    },
+    "toast_not_yours": {
+        "en": "Only the person who asked (or a group admin) can do this.",
+        "vi": "Chỉ người đã hỏi (hoặc quản trị viên nhóm) mới làm được việc này.",
+        "zh": "只有提问者（或群管理员）可以这样做。",
+    },
+    "toast_not_latest": {
+        "en": "Only the latest answer can be regenerated or continued.",
+        "vi": "Chỉ có thể trả lời lại hoặc viết tiếp câu trả lời mới nhất.",
+        "zh": "只能重新生成或继续最新的回答。",
+    },
+    "toast_finished": {
+        "en": "This answer has already finished.",
+        "vi": "Câu trả lời này đã kết thúc.",
+        "zh": "这个回答已经结束了。",
+    },
+    "toast_stopping": {"en": "Stopping…", "vi": "Đang dừng…", "zh": "正在停止…"},
+    "toast_busy": {
+        "en": "Please wait for the current answer to finish.",
+        "vi": "Vui lòng đợi câu trả lời hiện tại kết thúc.",
+        "zh": "请等待当前回答结束。",
+    },
+    "stop_nothing": {
+        "en": "Nothing is being answered right now.",
+        "vi": "Hiện không có câu trả lời nào đang chạy.",
+        "zh": "当前没有正在生成的回答。",
+    },
+    "cmd_stop": {
+        "en": "Stop the answer being written",
+        "vi": "Dừng câu trả lời đang viết",
+        "zh": "停止正在生成的回答",
     },
     "empty_answer": {
         "en": "The model returned an empty answer. Please try again.",

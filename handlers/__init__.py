@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import commands, media, messages
+from handlers import answer_actions, commands, media, messages
 from handlers.context import BotApp
 
 
@@ -19,6 +19,14 @@ def register(app: BotApp) -> None:
     app.add_handler(CommandHandler("answerall", commands.answer_all, filters=fresh))
     app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))
     app.add_handler(CommandHandler("image", commands.image_command, filters=fresh))
+    app.add_handler(CommandHandler("stop", answer_actions.stop_command, filters=fresh))
+    app.add_handler(CallbackQueryHandler(answer_actions.on_answer_button, pattern=r"^a[src]\."))
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION),
+            answer_actions.on_edited_message,
+        )
+    )
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
@@ -37,3 +45,5 @@ def register(app: BotApp) -> None:
             messages.on_private_unsupported,
         )
     )
+    # Any other press (forged, stale, from an old version) only stops the client's spinner.
+    app.add_handler(CallbackQueryHandler(answer_actions.on_unknown_button))

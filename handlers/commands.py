@@ -25,7 +25,7 @@ from handlers.turns import Question, answer
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "new", "reset", "ask", "model", "voice", "image", "answerall")
+COMMANDS = ("start", "help", "new", "reset", "ask", "stop", "model", "voice", "image", "answerall")
 
 
 def bot_commands(language: str) -> list[BotCommand]:

@@ -17,6 +17,8 @@ from bot.ordering import TurnQueue
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from handlers.albums import AlbumCollector
+from handlers.answer_controls import RunningAnswers
+from handlers.callback_data import CallbackSigner
 from handlers.pacer import Pacer
 from storage import ChatKey, Store
 
@@ -34,12 +36,14 @@ class Services:
     llm: LLMClient
     pacer: Pacer
     queue: TurnQueue
+    signer: CallbackSigner
     speech: SpeechClient | None = None
     images: ImageClient | None = None
     albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))
     bot_username: str = ""
     bot_id: int = 0
     turn_listeners: list[TurnListener] = field(default_factory=list)  # told of every ended turn
+    running: RunningAnswers = field(default_factory=RunningAnswers)
 
 
 class BotData:

@@ -6,22 +6,32 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Message
+from telegram import Message, User
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
+from bot.chat_settings import LAST_ANSWER, AnswerRecord
 from bot.conversation import TurnInput, TurnOutcome
 from bot.errors import BotError
 from bot.ordering import Place
-from handlers.addressing import chat_key, language_of, reply_target, sender_name, thread_of
+from handlers.addressing import (
+    chat_key,
+    is_group,
+    language_of,
+    reply_target,
+    sender_name,
+    thread_of,
+)
+from handlers.answer_controls import final_buttons, record_of, stop_buttons
 from handlers.context import Services
 from handlers.outcome import shown_outcome
 from handlers.reply import LiveReply
 from handlers.turn_log import TurnTimes, log_turn
 from handlers.voice_copy import speak_answer
+from storage import ChatKey
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +46,12 @@ class Question:
     parts: list[dict[str, Any]] | None = None
     kind: str = "text"
     header: str | None = None  # shown above the answer (a transcript, a note about a file)
+    # Asking again (regenerate, an edited question): the stored question and the old answer's
+    # messages, which the new answer replaces in place.
+    reask_message_id: int | None = None
+    reuse: list[int] = field(default_factory=list)
+    asked_by: User | None = None  # who asks, when not the message's sender (a button press)
+    question_message_id: int | None = None  # the question's Telegram message, when not this one
 
 
 async def _typing(message: Message) -> None:
@@ -61,22 +77,21 @@ async def answer(
     await place.ready()
     started = time.monotonic()
     key = chat_key(message)
-    settings = services.settings
-    user = message.from_user
-    target = reply_target(message, drafts=settings.stream_mode == "draft")
-    turn = TurnInput(
-        key=key,
-        text=question.text,
-        user_id=user.id if user else None,
-        sender=sender_name(user) if target.is_group else None,
-        parts=question.parts,
-        kind=question.kind,
-        language=language_of(user, settings.default_language),
-        model=await services.chat_settings.model(key),
-        with_names=target.is_group,
+    turn = await _turn_input(services, message, question, key)
+    asked_id = question.question_message_id or message.message_id
+    running = services.running.start(key, turn.user_id, asked_id)
+    turn.stop = running.stop
+    target = reply_target(message, drafts=services.settings.stream_mode == "draft")
+    reply = LiveReply(
+        message.get_bot(), services.pacer, target, header=question.header, reuse=question.reuse
     )
-    reply = LiveReply(message.get_bot(), services.pacer, target, header=question.header)
-    outcome = await _run_and_show(services, message, turn, reply)
+    reply.set_live_buttons(stop_buttons(services.signer, turn.language, running))
+    try:
+        outcome = await _run_and_show(services, message, turn, reply)
+    finally:
+        services.running.end(key, running)
+    record = record_of(outcome, asked_id, reply.message_ids, turn.user_id)
+    await _remember(services, key, record)
     if outcome.status != "failed" and outcome.text:
         await speak_answer(services, message, key, outcome.text, turn.language)
     times = TurnTimes(received, started, time.monotonic())
@@ -84,6 +99,36 @@ async def answer(
     for listener in services.turn_listeners:
         listener(key, outcome)
     return outcome
+
+
+async def _turn_input(
+    services: Services, message: Message, question: Question, key: ChatKey
+) -> TurnInput:
+    settings = services.settings
+    user = question.asked_by or message.from_user
+    group = is_group(message)
+    return TurnInput(
+        key=key,
+        text=question.text,
+        user_id=user.id if user else None,
+        sender=sender_name(user) if group else None,
+        parts=question.parts,
+        kind=question.kind,
+        language=language_of(user, settings.default_language),
+        model=await services.chat_settings.model(key),
+        with_names=group,
+        reask_message_id=question.reask_message_id,
+    )
+
+
+async def _remember(services: Services, key: ChatKey, record: AnswerRecord) -> None:
+    """Keep the latest answer's record (for its buttons and edits); bookkeeping only."""
+    if not record.user_message_id:
+        return
+    try:
+        await services.chat_settings.set(key, LAST_ANSWER, record)
+    except Exception:
+        log.exception("could not remember the answer in chat %s", key.chat_id)
 
 
 async def _run_and_show(
@@ -99,7 +144,8 @@ async def _run_and_show(
             log.exception("turn crashed in chat %s", turn.key.chat_id)
             outcome = TurnOutcome(text="", status="failed", error=BotError("turn crashed"))
         shown = shown_outcome(outcome, turn.language, turn.model or "", reply.has_text)
-        await reply.finish(shown.text, footer=shown.footer)
+        buttons = final_buttons(services.signer, turn.language, outcome)
+        await reply.finish(shown.text, footer=shown.footer, buttons=buttons)
     except asyncio.CancelledError:
         await reply.close()
         raise

@@ -30,6 +30,12 @@ class Store(Protocol):
         """Append several messages in one transaction, in order."""
         ...
 
+    async def replace_from(
+        self, conversation_id: int, message_id: int, content: str | None, tokens: int
+    ) -> None:
+        """Rewrite a message's text (None keeps it) and delete every later message."""
+        ...
+
     async def recent_messages(
         self, conversation_id: int, token_budget: int, max_messages: int
     ) -> list[MessageRecord]:

@@ -138,6 +138,26 @@ class PostgresStore:
             for message in messages:
                 await self._insert(conn, conversation_id, message)
 
+    async def replace_from(
+        self, conversation_id: int, message_id: int, content: str | None, tokens: int
+    ) -> None:
+        """Rewrite a message's text (None keeps it) and delete every later message."""
+        async with self._transaction() as conn:
+            if content is not None:
+                await conn.execute(
+                    "UPDATE messages SET content = $1, tokens = $2 "
+                    "WHERE id = $3 AND conversation_id = $4",
+                    content,
+                    tokens,
+                    message_id,
+                    conversation_id,
+                )
+            await conn.execute(
+                "DELETE FROM messages WHERE conversation_id = $1 AND id > $2",
+                conversation_id,
+                message_id,
+            )
+
     @staticmethod
     async def _insert(conn: asyncpg.Connection, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()

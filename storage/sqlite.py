@@ -130,6 +130,22 @@ class SQLiteStore:
             for message in messages:
                 await self._insert(conversation_id, message)
 
+    async def replace_from(
+        self, conversation_id: int, message_id: int, content: str | None, tokens: int
+    ) -> None:
+        """Rewrite a message's text (None keeps it) and delete every later message."""
+        async with self._transaction() as db:
+            if content is not None:
+                await db.execute(
+                    "UPDATE messages SET content = ?, tokens = ? "
+                    "WHERE id = ? AND conversation_id = ?",
+                    (content, tokens, message_id, conversation_id),
+                )
+            await db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id > ?",
+                (conversation_id, message_id),
+            )
+
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()
         cur = await self._db.execute(

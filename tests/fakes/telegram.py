@@ -605,6 +605,7 @@ class StoredMessage:
     from_bot: bool
     raw: JSON
     history: list[tuple[str | None, list[JSON]]] = field(default_factory=list)
+    markup_history: list[JSON | None] = field(default_factory=list)  # markup of each version
     deleted: bool = False
     kind: str = "text"  # text | photo | voice | document | audio | service
     caption: str | None = None
@@ -723,6 +724,7 @@ class FakeTelegram(LocalServer):
         self._last_call: dict[int, float] = {}
         self._failures: list[_Failure] = []
         self.client_max_size = 100 * 1024 * 1024
+        self._open_queries: dict[str, float] = {}
         self.shutdown_timeout = 0.1
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": self._get_me,
@@ -734,6 +736,7 @@ class FakeTelegram(LocalServer):
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
             "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
             "sendMessageDraft": self._send_message_draft,
             "getFile": self._get_file,
@@ -914,6 +917,57 @@ class FakeTelegram(LocalServer):
         msg.caption = caption
         self.push_update({"message": msg.raw})
         return msg.raw
+
+    def press_button(
+        self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None
+    ) -> str:
+        """A user presses an inline button of a bot message; returns the callback query id."""
+        msg = self.messages[chat_id][message_id]
+        uid = user_id if user_id is not None else chat_id
+        user = self.users.get(uid) or {"id": uid, "is_bot": False, "first_name": "User"}
+        self.users[uid] = user
+        query_id = str(secrets.randbits(63))
+        self._open_queries[query_id] = time.monotonic()
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user,
+                    "message": msg.raw,
+                    "chat_instance": str(chat_id),
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def edit_user_message(self, chat_id: int, message_id: int, text: str) -> JSON:
+        """The user edits one of their messages: an `edited_message` update."""
+        msg = self.messages[chat_id][message_id]
+        if msg.from_bot:
+            raise ValueError("users edit only their own messages")
+        field_name = "caption" if msg.caption is not None else "text"
+        if field_name == "caption":
+            msg.caption = text
+        else:
+            msg.text = text
+            msg.entities = detect_entities(text)
+            msg.raw.pop("entities", None)
+            if msg.entities:
+                msg.raw["entities"] = msg.entities
+        msg.raw[field_name] = text
+        msg.raw["edit_date"] = int(time.time())
+        self.push_update({"edited_message": dict(msg.raw)})
+        return msg.raw
+
+    def buttons(self, chat_id: int, message_id: int) -> list[JSON]:
+        """The inline buttons a bot message carries now, row after row."""
+        markup = self.messages[chat_id][message_id].reply_markup or {}
+        return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+    def callback_answers(self) -> list[JSON]:
+        """Every answerCallbackQuery call's parameters, in order."""
+        return [c.params for c in self.calls_for("answerCallbackQuery")]
 
     def fail_next(
         self,
@@ -1334,6 +1388,7 @@ class FakeTelegram(LocalServer):
         msg.raw.pop("reply_markup", None)
         if msg.reply_markup and "inline_keyboard" in msg.reply_markup:
             msg.raw["reply_markup"] = msg.reply_markup
+        msg.markup_history.append(msg.reply_markup)
 
     def _find_message(self, chat: JSON, params: JSON, missing: str) -> StoredMessage:
         if params.get("message_id") is None:
@@ -1368,6 +1423,12 @@ class FakeTelegram(LocalServer):
         msg.raw["edit_date"] = int(time.time())
         self._set_markup(msg, markup)
         return msg.raw
+
+    def _answer_callback_query(self, call: Call) -> bool:
+        asked = self._open_queries.pop(str(call.params.get("callback_query_id")), None)
+        if asked is None or time.monotonic() - asked > 15:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        return True
 
     def _delete_message(self, call: Call) -> bool:
         msg = self._find_message(
