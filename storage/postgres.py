@@ -89,10 +89,9 @@ class PostgresStore(PostgresWork):
     @staticmethod
     async def _lock_conversation(conn: asyncpg.Connection, key: ChatKey) -> None:
         await conn.execute(
-            "SELECT pg_advisory_xact_lock($1, hashtext($2::text || ':' || $3::text))",
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
             LOCK_CONVERSATION,
-            key.chat_id,
-            key.thread_id,
+            f"{key.chat_id}:{key.thread_id}",
         )
 
     async def new_conversation(self, key: ChatKey) -> int:

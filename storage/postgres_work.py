@@ -172,14 +172,19 @@ class PostgresWork:
         self._listeners.append(callback)
         if self._listen_conn is None:
             self._listen_conn = await asyncpg.connect(self._dsn)
+            self._listen_conn.add_termination_listener(self._on_lost)
             await self._listen_conn.add_listener(CHANNEL, self._on_notify)
 
     def _on_notify(self, *_: Any) -> None:
         wake(self._listeners)
 
+    def _on_lost(self, _: Any) -> None:
+        log.warning("the LISTEN connection to PostgreSQL closed: new updates are found by polling")
+
     async def _stop_listening(self) -> None:
         conn, self._listen_conn = self._listen_conn, None
         if conn is not None:
+            conn.remove_termination_listener(self._on_lost)
             try:
                 await conn.close(timeout=2)
             except Exception:  # a dead connection: nothing more to close

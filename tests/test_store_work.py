@@ -219,3 +219,13 @@ async def test_replicas_racing_for_the_lead_get_one_leader(store: Store, replica
         *(s.try_lead("polling", f"r{n}", 30) for n, s in enumerate([store, replica] * 5))
     )
     assert sum(won) == 1
+
+
+async def test_replicas_starting_a_conversation_at_once_agree_on_it(
+    store: Store, replica: Store
+) -> None:
+    key = ChatKey(-42, 3)
+    ids = await asyncio.gather(*(s.active_conversation(key) for s in [store, replica] * 5))
+    assert len(set(ids)) == 1
+    fresh = await replica.new_conversation(key)
+    assert fresh != ids[0] and await replica.active_conversation(key) == fresh
