@@ -8,7 +8,6 @@ per conversation is serialised by a transaction-scoped advisory lock on the conv
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +16,7 @@ import asyncpg
 
 from storage.migrations import MIGRATIONS
 from storage.models import ChatKey, MessageRecord, UsageRecord
+from storage.postgres_work import PostgresWork
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 
 # Advisory-lock namespaces (the first key of the two-key form).
@@ -26,18 +26,8 @@ LOCK_CONVERSATION = 7301
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(2, 13))
 
 
-def lock_key(*parts: object) -> int:
-    """A stable signed 32-bit key for an advisory lock on `parts`."""
-    value = zlib.crc32(":".join(map(str, parts)).encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-class PostgresStore:
+class PostgresStore(PostgresWork):
     """Store backed by an asyncpg pool; safe for several processes sharing the database."""
-
-    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
-        self._pool = pool
-        self._dsn = dsn
 
     @classmethod
     async def open(cls, dsn: str, min_size: int = 1, max_size: int = 10) -> PostgresStore:
@@ -99,9 +89,9 @@ class PostgresStore:
     @staticmethod
     async def _lock_conversation(conn: asyncpg.Connection, key: ChatKey) -> None:
         await conn.execute(
-            "SELECT pg_advisory_xact_lock($1, $2)",
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
             LOCK_CONVERSATION,
-            lock_key(key.chat_id, key.thread_id),
+            f"{key.chat_id}:{key.thread_id}",
         )
 
     async def new_conversation(self, key: ChatKey) -> int:
@@ -225,5 +215,6 @@ class PostgresStore:
         )
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Stop listening and close the pool."""
+        await self._stop_listening()
         await self._pool.close()

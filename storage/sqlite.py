@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import aiosqlite
 from storage.migrations import MIGRATIONS, statements
 from storage.models import ChatKey, MessageRecord, UsageRecord
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
+from storage.sqlite_work import SQLiteWork
 
 SETTINGS_CACHE_SIZE = 50_000
 
@@ -22,12 +23,13 @@ def _ensure_parent(path: str) -> None:
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteWork):
     """Store backed by one aiosqlite connection; writes are serialised by a lock."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._write_lock = asyncio.Lock()
+        self._listeners: list[Callable[[], None]] = []
         self._active: dict[ChatKey, int] = {}
         # Per-chat settings are read on every turn and written rarely: keep the recent ones.
         self._settings: OrderedDict[tuple[ChatKey, str], str | None] = OrderedDict()
