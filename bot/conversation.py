@@ -160,8 +160,10 @@ class ConversationEngine:
             user.tokens = tokens
             user_message_id = await self._store.add_message(conversation_id, user)
         else:
+            # Asked again: an empty text keeps the stored question (regenerate).
             user_message_id = turn.reask_message_id
-            await self._store.replace_from(conversation_id, user_message_id, turn.text, tokens)
+            text = turn.text or None
+            await self._store.replace_from(conversation_id, user_message_id, text, tokens)
         outcome = TurnOutcome(
             text="",
             status="failed",
