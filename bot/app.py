@@ -25,6 +25,7 @@ from handlers.albums import AlbumCollector
 from handlers.callback_data import CallbackSigner
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
+from handlers.notices import tell_about_error
 from handlers.pacer import Pacer
 from handlers.telegram_request import AiohttpRequest
 from storage import Store, open_store
@@ -187,11 +188,13 @@ async def stop_services(app: BotApp) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Unexpected errors go to the log with their traceback, never to a chat."""
+    """Unexpected errors go to the log with their traceback; the chat gets a short word."""
     chat = (
         update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
     )
     log.error("unhandled error (chat %s)", chat, exc_info=context.error)
+    if isinstance(update, Update) and context.bot_data.services is not None:
+        await tell_about_error(context.bot_data.services, update)
 
 
 class BotRuntime:

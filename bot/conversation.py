@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,6 +46,7 @@ class TurnInput:
     with_names: bool = False  # prefix user messages with their sender (group chats)
     reask_message_id: int | None = None  # answer this stored message again (new text or "")
     stop: asyncio.Event | None = None  # set to end the turn now, keeping what was shown
+    on_question_stored: Callable[[int], None] | None = None  # told the stored question's id
 
 
 @dataclass
@@ -159,6 +161,8 @@ class ConversationEngine:
             )
             user.tokens = tokens
             user_message_id = await self._store.add_message(conversation_id, user)
+            if turn.on_question_stored is not None:
+                turn.on_question_stored(user_message_id)
         else:
             # Asked again: an empty text keeps the stored question (regenerate).
             user_message_id = turn.reask_message_id

@@ -195,6 +195,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "⏹ Đã dừng.",
         "zh": "⏹ 已停止。",
     },
+    "resumed_after_restart": {
+        "en": "↻ A restart interrupted this answer; here it is again.",
+        "vi": "↻ Câu trả lời bị gián đoạn do khởi động lại; đây là câu trả lời mới.",
+        "zh": "↻ 重启打断了这个回答，以下是重新生成的回答。",
+    },
     "btn_stop": {"en": "⏹ Stop", "vi": "⏹ Dừng", "zh": "⏹ 停止"},
     "btn_regenerate": {"en": "🔄 Regenerate", "vi": "🔄 Trả lời lại", "zh": "🔄 重新生成"},
     "btn_continue": {"en": "➡️ Continue", "vi": "➡️ Viết tiếp", "zh": "➡️ 继续"},

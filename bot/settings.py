@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     stream_stall_timeout: float = Field(default=60.0, gt=0)
     provider_max_retries: int = Field(default=3, ge=0, le=10)
     max_retry_wait: float = Field(default=30.0, ge=0)
+
+    # Durability and replicas
+    shutdown_grace: float = Field(default=8.0, ge=0, le=60)
+    replica_id: str = Field(default_factory=socket.gethostname)
+    inbox_lease: float = Field(default=30.0, ge=2, le=600)
 
     # Memory
     database_url: str = "sqlite:///data/bot.db"

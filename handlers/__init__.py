@@ -29,7 +29,8 @@ def register(app: BotApp) -> None:
     )
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
+        # Known commands matched above; an unknown /command in a private chat is text.
+        MessageHandler(private & filters.TEXT, messages.on_private_text)
     )
     groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
     readable = (

@@ -12,8 +12,7 @@ from handlers.access import admitted, is_admin
 from handlers.addressing import chat_key, is_group, language_of
 from handlers.answer_controls import CONTINUE, REGENERATE, STOP
 from handlers.context import BotContext, Services
-from handlers.groups import is_group_admin, message_text, strip_mention
-from handlers.messages import with_quote
+from handlers.groups import is_group_admin, message_text, strip_mention, with_quote
 from handlers.notices import notify
 from handlers.turns import Question, answer
 

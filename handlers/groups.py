@@ -83,6 +83,15 @@ def quoted(message: Message | None, bot_id: int) -> str | None:
     return f'(In reply to {who}: "{text}")'
 
 
+def with_quote(services: Services, message: Message, text: str) -> str:
+    """The user's text, preceded by the message it replies to (when that is someone else's)."""
+    replied = real_reply(message)
+    if replied is None or (replied.from_user and replied.from_user.id == services.bot_id):
+        return text
+    context_line = quoted(replied, services.bot_id)
+    return f"{context_line}\n{text}" if context_line else text
+
+
 async def answers_all(services: Services, chat_id: int) -> bool:
     """Whether a group's admins switched it to answer every message."""
     return await services.chat_settings.get(ChatKey(chat_id), ANSWER_ALL)

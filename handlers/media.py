@@ -19,8 +19,7 @@ from bot.speech import upload_name
 from handlers.access import admitted
 from handlers.addressing import chat_key, is_group, language_of, thread_of
 from handlers.context import BotContext, Services
-from handlers.groups import answers_all, mentions_bot, replies_to_bot, strip_mention
-from handlers.messages import with_quote
+from handlers.groups import answers_all, mentions_bot, replies_to_bot, strip_mention, with_quote
 from handlers.notices import notify
 from handlers.outcome import error_text
 from handlers.turns import Question, answer

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -112,6 +113,7 @@ class LiveReply:
         # A regenerated answer is shown in the messages of the one it replaces.
         self._sent: list[_SentPiece] = [_SentPiece(i, UNSHOWN) for i in reuse or []]
         self._reused = len(self._sent)
+        self.on_messages: Callable[[list[int]], None] | None = None  # told of new messages
         self._live_markup: InlineKeyboardMarkup | None = None
         self._final_markup: InlineKeyboardMarkup | None = None
         self._draft_id = target.draft_id if not target.is_group and not reuse else None
@@ -182,6 +184,10 @@ class LiveReply:
             await self._task
         await self._drop_unused()
 
+    def _told(self) -> None:
+        if self.on_messages is not None:
+            self.on_messages(self.message_ids)
+
     async def _drop_unused(self) -> None:
         """Delete reused messages the new answer no longer needs."""
         while len(self._sent) > 1 and self._sent[-1].shown is UNSHOWN:
@@ -191,6 +197,7 @@ class LiveReply:
                 await self._bot.delete_message(self._target.chat_id, piece.message_id)
             except TelegramError as exc:
                 log.info("could not delete an old piece in chat %s: %s", self._target.chat_id, exc)
+        self._told()
 
     async def close(self) -> None:
         """Stop the background task without delivering (used on cancellation)."""
@@ -381,6 +388,7 @@ class LiveReply:
                 )
                 new_id = await self._send_new(rendered, markup=markup)
                 self._sent[index] = _SentPiece(new_id, rendered, markup)
+                self._told()
             else:
                 raise
 
@@ -405,6 +413,7 @@ class LiveReply:
         else:
             message_id = await self._send_new(rendered, reply=not self._sent, markup=markup)
             self._sent.append(_SentPiece(message_id, shown or rendered, markup, rendered))
+            self._told()
         if self.first_visible_at is None and self.has_text:
             self.first_visible_at = time.monotonic()
 

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from bot.chat_settings import LAST_ANSWER, AnswerRecord
 from bot.conversation import TurnInput, TurnOutcome
 from bot.errors import BotError
+from bot.i18n import translate
 from bot.ordering import Place
 from handlers.addressing import (
     chat_key,
@@ -30,6 +31,7 @@ from handlers.context import Services
 from handlers.outcome import shown_outcome
 from handlers.reply import LiveReply
 from handlers.turn_log import TurnTimes, log_turn
+from handlers.turn_progress import Progress, ProgressRecorder
 from handlers.voice_copy import speak_answer
 from storage import ChatKey
 
@@ -79,19 +81,21 @@ async def answer(
     key = chat_key(message)
     turn = await _turn_input(services, message, question, key)
     asked_id = question.question_message_id or message.message_id
+    recorder, left = await ProgressRecorder.begin(services.store, key, asked_id)
+    turn.on_question_stored = recorder.question_stored
+    if left is not None:
+        _resume(question, turn, left)
     running = services.running.start(key, turn.user_id, asked_id)
     turn.stop = running.stop
-    target = reply_target(message, drafts=services.settings.stream_mode == "draft")
-    reply = LiveReply(
-        message.get_bot(), services.pacer, target, header=question.header, reuse=question.reuse
-    )
+    reply = _live_reply(services, message, question)
+    reply.on_messages = recorder.messages_shown
     reply.set_live_buttons(stop_buttons(services.signer, turn.language, running))
     try:
         outcome = await _run_and_show(services, message, turn, reply)
     finally:
         services.running.end(key, running)
-    record = record_of(outcome, asked_id, reply.message_ids, turn.user_id)
-    await _remember(services, key, record)
+        await recorder.end()
+    await _remember(services, key, record_of(outcome, asked_id, reply.message_ids, turn.user_id))
     if outcome.status != "failed" and outcome.text:
         await speak_answer(services, message, key, outcome.text, turn.language)
     times = TurnTimes(received, started, time.monotonic())
@@ -99,6 +103,23 @@ async def answer(
     for listener in services.turn_listeners:
         listener(key, outcome)
     return outcome
+
+
+def _resume(question: Question, turn: TurnInput, left: Progress) -> None:
+    """A restart cut this question's answer: answer again in its messages, saying so."""
+    log.info("resuming the answer to message %s cut by a restart", left.question_message_id)
+    question.reuse = question.reuse or left.message_ids
+    note = f"_{translate(turn.language, 'resumed_after_restart')}_"
+    question.header = f"{note}\n\n{question.header}" if question.header else note
+    if turn.reask_message_id is None and left.user_message_id:
+        turn.reask_message_id = left.user_message_id
+
+
+def _live_reply(services: Services, message: Message, question: Question) -> LiveReply:
+    target = reply_target(message, drafts=services.settings.stream_mode == "draft")
+    return LiveReply(
+        message.get_bot(), services.pacer, target, header=question.header, reuse=question.reuse
+    )
 
 
 async def _turn_input(
