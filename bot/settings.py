@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     transcription_api_key: SecretStr = SecretStr("")
     tts_model: str = "gpt-4o-mini-tts"
     tts_voice: str = "alloy"
+    max_voice_seconds: int = Field(default=900, ge=1)
+    max_transcript_chars: int = Field(default=20000, ge=100)
 
     # Photos, documents, pictures on request
     max_image_side: int = Field(default=2048, ge=256, le=8192)
@@ -118,11 +120,17 @@ class Settings(BaseSettings):
     image_model: str = "gpt-image-1"
     image_size: str = "1024x1024"
     album_wait: float = Field(default=1.0, ge=0.1, le=10)
+    max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
+    document_max_pages: int = Field(default=50, ge=1)
+    document_timeout: float = Field(default=20.0, gt=0)
 
     # Tools
     tools: NameList = ("weather", "search")
     max_tool_rounds: int = Field(default=5, ge=0, le=20)
     tool_timeout: float = Field(default=15.0, gt=0)
+    max_tool_calls_per_round: int = Field(default=5, ge=1)
+    max_tool_calls_per_turn: int = Field(default=12, ge=1)
+    max_tool_result_chars: int = Field(default=8000, ge=200)
     weather_api_url: str = "https://api.open-meteo.com/v1"
     geocoding_api_url: str = "https://geocoding-api.open-meteo.com/v1"
     search_provider: Literal["auto", "searxng", "tavily", "duckduckgo"] = "auto"

@@ -14,7 +14,15 @@ from telegram.ext import ContextTypes
 
 from bot.errors import BotError, InputError
 from bot.i18n import translate
-from bot.media import document_text, escape_markdown, image_part, is_pdf, is_text_document
+from bot.media import (
+    MediaLimits,
+    escape_markdown,
+    image_part,
+    is_pdf,
+    is_text_document,
+    read_document,
+    truncation_note,
+)
 from bot.speech import upload_name
 from handlers.context import Services, get_services
 from handlers.groups import answers_all, is_group, mentions_bot, replies_to_bot, strip_mention
@@ -101,7 +109,7 @@ async def _photos(services: Services, messages: list[Message], language: str) ->
             assert message.document is not None
             file_id, size = message.document.file_id, message.document.file_size
         data = await download(services, message, file_id, size)
-        parts.append(await image_part(data, services.settings.max_image_side))
+        parts.append(await image_part(data, MediaLimits.from_settings(services.settings)))
         caption = caption or (message.caption or "")
     text = strip_mention(caption, services.bot_username) or translate(language, "photo_question")
     return MediaInput(text=text, kind="photo", parts=parts)
@@ -114,14 +122,15 @@ async def _document(services: Services, message: Message, language: str) -> Medi
     if not (is_pdf(name, mime) or is_text_document(name, mime)):
         raise InputError("error_document_type", types="txt, md, csv, json, code, pdf")
     data = await download(services, message, document.file_id, document.file_size)
-    limit = services.settings.document_max_chars
-    content, cut = await document_text(data, name, mime, limit)
+    limits = MediaLimits.from_settings(services.settings)
+    read = await read_document(data, name, mime, limits)
     question = strip_mention(message.caption or "", services.bot_username)
     question = question or translate(language, "document_question")
-    note = f"\n[The file was cut to its first {limit} characters.]" if cut else ""
-    text = f"{question}\n\nFile: {name or 'document'}\n```\n{content}\n```{note}"
-    header = f"📄 _{escape_markdown(translate(language, 'document_truncated', limit=limit))}_"
-    return MediaInput(text=text, kind="document", header=header if cut else None)
+    note, key, params = truncation_note(read, limits)
+    note = note if read.cut else ""
+    text = f"{question}\n\nFile: {name or 'document'}\n```\n{read.text}\n```{note}"
+    header = f"📄 _{escape_markdown(translate(language, key, **params))}_"
+    return MediaInput(text=text, kind="document", header=header if read.cut else None)
 
 
 async def read_media(services: Services, messages: list[Message], language: str) -> MediaInput:
