@@ -23,7 +23,7 @@ from bot.media import (
     read_document,
     truncation_note,
 )
-from bot.speech import upload_name
+from bot.speech import cap_transcript, check_duration, upload_name
 from handlers.context import Services, get_services
 from handlers.groups import answers_all, is_group, mentions_bot, replies_to_bot, strip_mention
 from handlers.messages import admitted, with_quote
@@ -77,25 +77,33 @@ def has_media(message: Message) -> bool:
     )
 
 
-async def _transcribe(services: Services, message: Message) -> MediaInput:
+async def _transcribe(services: Services, message: Message, language: str) -> MediaInput:
     if services.speech is None:
         raise InputError("error_no_transcription")
     name: str | None = None
     if message.voice:
         kind, file_id, size = "voice", message.voice.file_id, message.voice.file_size
-        mime = message.voice.mime_type
+        mime, duration = message.voice.mime_type, message.voice.duration
     elif message.audio:
         kind, file_id, size = "audio", message.audio.file_id, message.audio.file_size
         name, mime = message.audio.file_name, message.audio.mime_type
+        duration = message.audio.duration
     else:
         assert message.video_note is not None
         kind, file_id, size = "video_note", message.video_note.file_id, message.video_note.file_size
         name, mime = "video.mp4", "video/mp4"
+        duration = message.video_note.duration
     filename, content_type = upload_name(kind, name, mime)
+    check_duration(duration, services.settings.max_voice_seconds)
     data = await download(services, message, file_id, size)
     transcript = await services.speech.transcribe(data, filename, content_type)
-    quote = escape_markdown(transcript)
-    return MediaInput(text=transcript, kind="voice", header=f"🎤 _{quote}_")
+    limit = services.settings.max_transcript_chars
+    transcript, cut = cap_transcript(transcript, limit)
+    header = f"🎤 _{escape_markdown(transcript)}_"
+    if cut:
+        note = translate(language, "transcript_truncated", limit=limit)
+        header += f"\n\n_{escape_markdown(note)}_"
+    return MediaInput(text=transcript, kind="voice", header=header)
 
 
 async def _photos(services: Services, messages: list[Message], language: str) -> MediaInput:
@@ -137,7 +145,7 @@ async def read_media(services: Services, messages: list[Message], language: str)
     """Turn one media message (or an album) into the input of a turn."""
     first = messages[0]
     if first.voice or first.audio or first.video_note:
-        return await _transcribe(services, first)
+        return await _transcribe(services, first, language)
     if first.photo or _image_document(first):
         return await _photos(services, messages, language)
     if first.document:

@@ -6,7 +6,7 @@ import time
 
 from tests.conftest import USER, Harness
 from tests.fakes.openai import Text
-from tests.media_samples import pdf_page_tree_bomb, png_bomb
+from tests.media_samples import ogg_opus_voice, pdf_page_tree_bomb, png_bomb
 
 OTHER = 5151
 
@@ -44,3 +44,39 @@ async def test_pdf_page_tree_bomb_is_cut_and_other_chats_are_served(harness: Har
     assert "of 200 pages" in texts[0]
     sent = [m for r in harness.provider.chat_requests() for m in r["messages"]]
     assert any("of the file's 200 pages were read" in str(m.get("content")) for m in sent)
+
+
+def _send_voice(harness: Harness, duration: int) -> None:
+    voice = ogg_opus_voice(0.3)
+    file_id, _ = harness.telegram.add_file(voice, "voice/long.oga")
+    harness.telegram.user_message(
+        USER,
+        None,
+        voice={
+            "file_id": file_id,
+            "file_unique_id": f"v{duration}",
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(voice),
+        },
+    )
+
+
+async def test_too_long_voice_is_refused_before_download(harness: Harness) -> None:
+    await harness.restart(max_voice_seconds=60)
+    _send_voice(harness, 61)
+    texts = await harness.notice()
+    assert "too long (61 s)" in texts[0] and "up to 60 s" in texts[0]
+    assert harness.telegram.calls_for("getFile") == []
+    assert harness.provider.chat_requests() == []
+
+
+async def test_long_transcript_is_cut_and_the_user_is_told(harness: Harness) -> None:
+    await harness.restart(max_transcript_chars=1000)
+    harness.provider.script_transcription("word " * 5000)
+    harness.provider.script(Text("Noted."))
+    _send_voice(harness, 30)
+    texts = await harness.answer()
+    assert "I kept its first 1000 characters" in texts[0] and texts[-1].endswith("Noted.")
+    sent = harness.provider.last_messages()[-1]["content"]
+    assert len(sent) <= 1001 and sent.startswith("word word")
