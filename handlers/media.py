@@ -144,6 +144,8 @@ async def _document(services: Services, message: Message, language: str) -> Medi
 async def read_media(services: Services, messages: list[Message], language: str) -> MediaInput:
     """Turn one media message (or an album) into the input of a turn."""
     first = messages[0]
+    if len(messages) > 1 and not all(m.photo or _image_document(m) for m in messages):
+        return await _album(services, messages, language)
     if first.voice or first.audio or first.video_note:
         return await _transcribe(services, first, language)
     if first.photo or _image_document(first):
@@ -151,6 +153,31 @@ async def read_media(services: Services, messages: list[Message], language: str)
     if first.document:
         return await _document(services, first, language)
     raise InputError("error_unsupported")
+
+
+async def _album(services: Services, messages: list[Message], language: str) -> MediaInput:
+    """Every item of an album (pictures, documents, recordings), each within its limits."""
+    pictures = [m for m in messages if m.photo or _image_document(m)]
+    items = [await _photos(services, pictures, language)] if pictures else []
+    for message in messages:
+        if message not in pictures:
+            items.append(await read_media(services, [message], language))
+    return merge_media(items, services.settings.document_max_chars)
+
+
+def merge_media(items: list[MediaInput], max_chars: int) -> MediaInput:
+    """One input from an album's items; items past `max_chars` in all are left out (and said)."""
+    texts = [items[0].text]
+    for item in items[1:]:
+        if sum(map(len, texts)) + len(item.text) > max_chars:
+            left = len(items) - len(texts)
+            texts.append(f"[{left} more file(s) of the album were not read: too much text.]")
+            break
+        texts.append(item.text)
+    parts = [part for item in items for part in item.parts]
+    headers = [item.header for item in items if item.header]
+    kind = "photo" if parts else items[0].kind
+    return MediaInput("\n\n".join(texts), kind, parts, "\n".join(headers) or None)
 
 
 def sender_label(message: Message) -> str:

@@ -80,3 +80,41 @@ async def test_long_transcript_is_cut_and_the_user_is_told(harness: Harness) -> 
     assert "I kept its first 1000 characters" in texts[0] and texts[-1].endswith("Noted.")
     sent = harness.provider.last_messages()[-1]["content"]
     assert len(sent) <= 1001 and sent.startswith("word word")
+
+
+async def test_album_of_documents_and_recordings_reads_every_item(harness: Harness) -> None:
+    names = ["a.txt", "b.txt", "c.txt"]
+    for index, name in enumerate(names):
+        fid = harness.telegram.add_file(f"content of file {index}".encode(), f"documents/{name}")[0]
+        harness.telegram.user_message(
+            USER,
+            None,
+            document={"file_id": fid, "file_unique_id": name, "file_name": name},
+            media_group_id="docs",
+            caption="Compare them" if index == 0 else None,
+        )
+    harness.provider.script(Text("Three files."))
+    assert (await harness.answer())[-1] == "Three files."
+    sent = harness.provider.last_messages()[-1]["content"]
+    assert sent.startswith("Compare them")
+    assert all(f"content of file {i}" in sent for i in range(3))
+    voice = ogg_opus_voice(0.3)
+    for index in range(2):
+        file_id, _ = harness.telegram.add_file(voice, f"music/{index}.mp3")
+        harness.provider.script_transcription(f"song number {index}")
+        harness.telegram.user_message(
+            USER,
+            None,
+            audio={
+                "file_id": file_id,
+                "file_unique_id": f"au{index}",
+                "duration": 3,
+                "mime_type": "audio/mpeg",
+                "file_name": f"{index}.mp3",
+            },
+            media_group_id="songs",
+        )
+    harness.provider.script(Text("Two songs."))
+    await harness.answer(count=2, turns=2)
+    sent = harness.provider.last_messages()[-1]["content"]
+    assert "song number 0" in sent and "song number 1" in sent
