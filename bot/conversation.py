@@ -18,7 +18,7 @@ from bot.errors import (
 from bot.llm import LLMClient, ReasoningDelta, StreamEnd, TextDelta, Usage
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
-from bot.tools.registry import ToolRegistry
+from bot.tools.registry import ToolBudget, ToolRegistry
 from storage import ChatKey, MessageRecord, Store, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ class ConversationEngine:
         stored_upto = 0
         shrunk = False
         round_no = 0
+        calls_left = self._tools.budget()
         try:
             images = model not in self._no_vision
             if turn.parts and not images:
@@ -227,7 +228,13 @@ class ConversationEngine:
                     outcome.tool_calls += len(end.tool_calls)
                     said = "".join(answer)[stored_upto:].strip()
                     await self._run_tools(
-                        conversation_id, end.tool_calls, said, messages, sink, turn.language
+                        conversation_id,
+                        end.tool_calls,
+                        said,
+                        messages,
+                        sink,
+                        turn.language,
+                        calls_left,
                     )
                     stored_upto = len("".join(answer))
                     continue
@@ -330,12 +337,13 @@ class ConversationEngine:
         messages: list[dict[str, Any]],
         sink: TurnSink,
         language: str,
+        budget: ToolBudget | None = None,
     ) -> None:
         for call in calls:
             label = self._tools.status_label(call, language)
             if label:
                 sink.status(label)
-        results = await self._tools.run_all(calls)
+        results = await self._tools.run_all(calls, budget)
         assistant = MessageRecord(
             role="assistant",
             content=said,
