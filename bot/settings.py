@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +52,16 @@ def _parse_names(value: object) -> tuple[str, ...]:
     if str(value).strip().lower() == "none":
         return ()
     return tuple(p.strip() for p in str(value).split(",") if p.strip())
+
+
+def same_host(url: str, other: str) -> bool:
+    """Whether two URLs reach the same host and port (where one key may go to both)."""
+    first, second = urlsplit(url.strip()), urlsplit(other.strip())
+    return (first.hostname, first.port, first.scheme) == (
+        second.hostname,
+        second.port,
+        second.scheme,
+    )
 
 
 class Settings(BaseSettings):
@@ -185,6 +196,27 @@ class Settings(BaseSettings):
         if self.available_models and self.openai_model not in self.available_models:
             self.available_models = (self.openai_model, *self.available_models)
         return self
+
+    @model_validator(mode="after")
+    def _transcription_key_for_another_host(self) -> Settings:
+        if not self.transcription_api_key.get_secret_value() and not same_host(
+            self.transcription_base_url or self.openai_base_url, self.openai_base_url
+        ):
+            raise ValueError(
+                "TRANSCRIPTION_BASE_URL points to another host than OPENAI_BASE_URL: "
+                "set TRANSCRIPTION_API_KEY (the chat provider's key is never sent elsewhere)"
+            )
+        return self
+
+    @property
+    def transcription_key(self) -> str:
+        """The key for the transcription endpoint: its own, or the chat provider's on its host."""
+        own = self.transcription_api_key.get_secret_value()
+        if own:
+            return own
+        if same_host(self.transcription_base_url or self.openai_base_url, self.openai_base_url):
+            return self.openai_api_key.get_secret_value()
+        raise ValueError("TRANSCRIPTION_API_KEY is required for another host")
 
     @property
     def database_path(self) -> str:
