@@ -255,6 +255,7 @@ def scenarios() -> list[Scenario]:
     """Every hostile input, in the order they run."""
     return [
         Scenario("png6000", _document(png_bomb(6000), "bomb6000.png", "image/png"), {}),
+        Scenario("png5400", _document(png_bomb(5400), "big5400.png", "image/png"), {}),
         Scenario("png10000", _document(png_bomb(10000), "bomb10000.png", "image/png"), {}),
         Scenario("pdf", _document(pdf_page_tree_bomb(), "bomb.pdf", "application/pdf"), {}),
         Scenario("fence", _text("give me the fence"), {}),
