@@ -128,6 +128,7 @@ class Scenario:
     name: str
     send: Callable[[BotRun], None]
     settings: dict[str, str]
+    finished: Callable[[str], bool] = lambda shown: "Done." in shown or "too large" in shown
 
 
 def _document(data: bytes, name: str, mime: str) -> Callable[[BotRun], None]:
@@ -178,14 +179,15 @@ async def _idle_latency(run: BotRun, chats: list[int]) -> list[float]:
     return latencies
 
 
-def _hostile_done(run: BotRun, quiet: float) -> float | None:
-    """When the hostile chat's last message call happened, once it has been quiet a while."""
+def _hostile_done(run: BotRun, scenario: Scenario, quiet: float) -> float | None:
+    """When the hostile chat's last message call happened, once it shows its end and is quiet."""
     calls = [
         c
         for c in run.telegram.calls
         if c.chat_id == HOSTILE and c.method in ("sendMessage", "editMessageText")
     ]
-    if not calls or not run.telegram.bot_messages(HOSTILE):
+    shown = "\n".join(m.text or "" for m in run.telegram.bot_messages(HOSTILE))
+    if not calls or not scenario.finished(shown):
         return None
     last = max(c.time for c in calls)
     return last if time.monotonic() - last > quiet else None
@@ -211,7 +213,7 @@ async def measure(scenario: Scenario, timeout: float, root: str | None) -> tuple
             next_chat = FIRST_CHAT + 2000
             done = None
             while time.monotonic() - sent < timeout and run.bot.alive:
-                done = _hostile_done(run, quiet=1.5)
+                done = _hostile_done(run, scenario, quiet=1.5)
                 if done is not None:
                     break
                 if len(normal) < 40:
@@ -219,6 +221,7 @@ async def measure(scenario: Scenario, timeout: float, root: str | None) -> tuple
                     normal[next_chat] = time.monotonic()
                     next_chat += 1
                 await asyncio.sleep(0.25)
+            died = not run.bot.alive
             sampler.stop()
             await asyncio.sleep(2.0)  # the last normal chats may still answer
             shown = run.first_visible()
@@ -228,8 +231,8 @@ async def measure(scenario: Scenario, timeout: float, root: str | None) -> tuple
             search_calls = len([r for r in searx.requests if r.path == "/search"])
     finally:
         await searx.stop()
-    outcome = "no answer" if done is None else f"{len(texts)} msg"
-    if done is None and not run.bot.alive:
+    outcome = f"none in {timeout:g} s" if done is None else f"{len(texts)} msg"
+    if died:
         outcome = "bot died"
     row = [
         scenario.name,
@@ -258,7 +261,7 @@ def scenarios() -> list[Scenario]:
         Scenario("png5400", _document(png_bomb(5400), "big5400.png", "image/png"), {}),
         Scenario("png10000", _document(png_bomb(10000), "bomb10000.png", "image/png"), {}),
         Scenario("pdf", _document(pdf_page_tree_bomb(), "bomb.pdf", "application/pdf"), {}),
-        Scenario("fence", _text("give me the fence"), {}),
+        Scenario("fence", _text("give me the fence"), {}, lambda shown: "line 559" in shown),
         Scenario(
             "tools50",
             _text("search everything"),
