@@ -8,9 +8,10 @@ import codecs
 import logging
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import Any
 
 from bot.errors import InputError
-from bot.sandbox import run_job
+from bot.sandbox import JobResult, Sandbox, run_job
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,10 @@ class MediaLimits:
     max_pages: int = 50
     max_chars: int = 60_000
     timeout: float = 20.0
+    sandbox: Sandbox | None = None  # shared by the whole bot: bounds the child processes
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MediaLimits:
+    def from_settings(cls, settings: Settings, sandbox: Sandbox | None = None) -> MediaLimits:
         """The limits configured in the settings."""
         return cls(
             max_side=settings.max_image_side,
@@ -106,7 +108,14 @@ class MediaLimits:
             max_pages=settings.document_max_pages,
             max_chars=settings.document_max_chars,
             timeout=settings.document_timeout,
+            sandbox=sandbox,
         )
+
+    async def run(self, job: str, data: bytes, params: dict[str, Any]) -> JobResult:
+        """Run a sandbox job within these limits (through the shared sandbox when there is one)."""
+        if self.sandbox is not None:
+            return await self.sandbox.run(job, data, params, self.timeout)
+        return await run_job(job, data, params, self.timeout)
 
 
 async def image_jpeg(data: bytes, limits: MediaLimits) -> bytes:
@@ -114,7 +123,7 @@ async def image_jpeg(data: bytes, limits: MediaLimits) -> bytes:
     if not data:
         raise InputError("error_image_broken", "empty file")
     params = {"max_side": limits.max_side, "max_pixels": limits.max_pixels}
-    result = await run_job("image", data, params, limits.timeout)
+    result = await limits.run("image", data, params)
     result.raise_error()
     for line in result.lines:
         if "jpeg" in line:
@@ -185,7 +194,7 @@ def _decode_text(data: bytes, max_chars: int) -> str:
 
 async def _pdf_text(data: bytes, limits: MediaLimits) -> DocumentText:
     params = {"max_pages": limits.max_pages, "max_chars": limits.max_chars}
-    result = await run_job("pdf", data, params, limits.timeout)
+    result = await limits.run("pdf", data, params)
     pages = [line for line in result.lines if "text" in line]
     if not pages:
         result.raise_error()
@@ -224,14 +233,6 @@ def truncation_note(document: DocumentText, limits: MediaLimits) -> tuple[str, s
         return note, "document_pages_truncated", {"pages": read, "total": total}
     note = f"\n[The file was cut to its first {limits.max_chars} characters.]"
     return note, "document_truncated", {"limit": limits.max_chars}
-
-
-async def document_text(
-    data: bytes, file_name: str | None, mime_type: str | None, limit: int
-) -> tuple[str, bool]:
-    """The text of a document (cut to `limit` characters) and whether it was cut."""
-    document = await read_document(data, file_name, mime_type, MediaLimits(max_chars=limit))
-    return document.text, document.cut
 
 
 def escape_markdown(text: str) -> str:

@@ -134,6 +134,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
     document_max_pages: int = Field(default=50, ge=1)
     document_timeout: float = Field(default=20.0, gt=0)
+    sandbox_jobs: int = Field(default=2, ge=1)
 
     # Tools
     tools: NameList = ("weather", "search")

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from bot.errors import InputError
 from bot.media import MediaLimits, image_part, read_document
-from bot.sandbox import run_job
+from bot.sandbox import Sandbox, run_job
 from tests.media_samples import pdf_page_tree_bomb, photo, png_bomb
 
 MB = 1024
@@ -117,3 +117,14 @@ async def test_a_huge_text_file_is_decoded_only_as_far_as_the_limit() -> None:
     data = ("é" * 1_000_000).encode()
     document = await read_document(data, "big.txt", "text/plain", MediaLimits(max_chars=1000))
     assert document.text == "é" * 1000 and document.cut
+
+
+async def test_the_shared_sandbox_runs_at_most_its_number_of_jobs_at_once() -> None:
+    limits = MediaLimits(timeout=1.0, sandbox=Sandbox(max_jobs=1))
+    slow = pdf_page_tree_bomb(copies=1, operators=200_000)  # always stopped by the time limit
+    started = time.monotonic()
+    results = await asyncio.gather(
+        *(read_document(slow, "a.pdf", None, limits) for _ in range(2)), return_exceptions=True
+    )
+    assert all(isinstance(r, InputError) for r in results)
+    assert time.monotonic() - started >= 2 * limits.timeout
