@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.conftest import USER, Harness
-from tests.fakes.openai import Text
+from tests.fakes.openai import Text, Texts
 from tests.media_samples import ogg_opus_voice, pdf_page_tree_bomb, png_bomb
 
 OTHER = 5151
@@ -118,3 +118,20 @@ async def test_album_of_documents_and_recordings_reads_every_item(harness: Harne
     await harness.answer(count=2, turns=2)
     sent = harness.provider.last_messages()[-1]["content"]
     assert "song number 0" in sent and "song number 1" in sent
+
+
+async def test_a_long_fence_answer_streams_in_few_messages_and_others_are_served(
+    harness: Harness,
+) -> None:
+    code = "\n".join(f"line {i} " + "y" * 60 for i in range(560))
+    answer = "Here:\n\n```" + "x" * 4000 + "\n" + code + "\n```"
+    harness.provider.script(Texts([answer[i : i + 500] for i in range(0, len(answer), 500)], 0.01))
+    harness.say("give me the code")
+    await harness.telegram.wait_for(lambda: harness.telegram.bot_messages(USER), timeout=10)
+    harness.provider.script(Text("Hi there."))
+    harness.telegram.user_message(OTHER, "hello")
+    assert (await harness.answer(OTHER, timeout=10)) == ["Hi there."]
+    texts = await harness.answer(USER, timeout=60)
+    assert len(texts) <= len(answer) // 4096 + 3
+    lines = [ln for text in texts for ln in text.splitlines() if ln.startswith("line ")]
+    assert len(lines) == 560
