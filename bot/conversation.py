@@ -15,7 +15,7 @@ from bot.fallbacks import Progress, RequestShape, next_shape
 from bot.llm import ChatModel, ReasoningDelta, StreamEnd, TextDelta, Usage
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
-from bot.tools.registry import ToolRegistry
+from bot.tools.registry import ToolBudget, ToolRegistry
 from storage import ChatKey, MessageRecord, Status, Store, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class _Turn:
     stored_upto: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
     window: list[MessageRecord] = field(default_factory=list)
+    tool_budget: ToolBudget | None = None  # tool calls left in this turn
 
     @property
     def text(self) -> str:
@@ -348,7 +349,9 @@ class ConversationEngine:
             label = self._tools.status_label(call, state.input.language)
             if label:
                 state.sink.status(label)
-        results = await self._tools.run_all(calls)
+        if state.tool_budget is None:
+            state.tool_budget = self._tools.budget()
+        results = await self._tools.run_all(calls, state.tool_budget)
         assistant = MessageRecord(
             role="assistant",
             content=said,

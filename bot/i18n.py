@@ -414,6 +414,31 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Lưu ý: tệp dài; tôi đã đọc {limit} ký tự đầu.",
         "zh": "注意：文件较长，我读取了前 {limit} 个字符。",
     },
+    "error_image_too_large": {
+        "en": "This picture is too large ({width}×{height} pixels). I accept up to {limit} megapixels.",
+        "vi": "Ảnh này quá lớn ({width}×{height} điểm ảnh). Tôi nhận tối đa {limit} megapixel.",
+        "zh": "这张图片太大（{width}×{height} 像素）。我最多接受 {limit} 百万像素。",
+    },
+    "error_file_too_complex": {
+        "en": "This file is too big or too complex for me to read within my limits.",
+        "vi": "Tệp này quá lớn hoặc quá phức tạp để tôi đọc trong giới hạn cho phép.",
+        "zh": "这个文件太大或太复杂，超出了我的读取限制。",
+    },
+    "document_pages_truncated": {
+        "en": "Note: the file is long; I read its first {pages} of {total} pages.",
+        "vi": "Lưu ý: tệp dài; tôi đã đọc {pages} trên {total} trang đầu.",
+        "zh": "注意：文件较长，我读取了 {total} 页中的前 {pages} 页。",
+    },
+    "error_voice_too_long": {
+        "en": "This recording is too long ({seconds} s). I transcribe recordings up to {limit} s.",
+        "vi": "Bản ghi âm này quá dài ({seconds} giây). Tôi chỉ chuyển bản ghi tối đa {limit} giây.",
+        "zh": "这段录音太长（{seconds} 秒）。我最多转写 {limit} 秒的录音。",
+    },
+    "transcript_truncated": {
+        "en": "Note: the transcript is long; I kept its first {limit} characters.",
+        "vi": "Lưu ý: bản chép lời dài; tôi giữ {limit} ký tự đầu.",
+        "zh": "注意：转写文本较长，我保留了前 {limit} 个字符。",
+    },
     "photo_question": {
         "en": "What is in this picture?",
         "vi": "Trong ảnh này có gì?",

@@ -60,6 +60,7 @@ class Harness:
     overrides: dict[str, Any]
     runtime: BotRuntime | None = None
     log_lines: list[str] = field(default_factory=list)
+    log_output: list[str] = field(default_factory=list)  # as the bot prints them (redacted)
     finished: Counter[int] = field(default_factory=Counter)
 
     async def start(self, **overrides: Any) -> BotRuntime:
@@ -127,9 +128,10 @@ class Harness:
 
 
 class _ListHandler(logging.Handler):
-    def __init__(self, sink: list[str], secrets: list[str]) -> None:
+    def __init__(self, sink: list[str], secrets: list[str], output: list[str]) -> None:
         super().__init__(logging.DEBUG)
         self.sink = sink
+        self.output = output
         self.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
         self.raw = logging.Formatter("%(levelname)s %(name)s: %(message)s")
 
@@ -139,6 +141,9 @@ class _ListHandler(logging.Handler):
             self.sink.append(self.raw.format(record))
         except Exception:  # pragma: no cover
             self.sink.append(record.getMessage())
+        # And the line as the bot's own log handler prints it, through the redacting formatter.
+        record.exc_text = None
+        self.output.append(self.format(record))
 
 
 @pytest.fixture
@@ -167,7 +172,7 @@ async def harness(  # the database_url fixture comes from tests/databases.py
 ) -> AsyncIterator[Harness]:
     """The real Application running against both fakes."""
     h = Harness(telegram, provider, database_url, {})
-    handler = _ListHandler(h.log_lines, [TOKEN, API_KEY])
+    handler = _ListHandler(h.log_lines, [TOKEN, API_KEY], h.log_output)
     root = logging.getLogger()
     root.addHandler(handler)
     previous = root.level
