@@ -133,6 +133,7 @@ class Scenario:
 
 def _document(data: bytes, name: str, mime: str) -> Callable[[BotRun], None]:
     def send(run: BotRun) -> None:
+        """The hostile user sends the file as a document."""
         fid = run.telegram.add_file(data, f"documents/{name}")[0]
         run.telegram.user_message(
             HOSTILE,
@@ -146,6 +147,7 @@ def _document(data: bytes, name: str, mime: str) -> Callable[[BotRun], None]:
 
 def _text(text: str) -> Callable[[BotRun], None]:
     def send(run: BotRun) -> None:
+        """The hostile user sends the text."""
         run.telegram.user_message(HOSTILE, tagged(HOSTILE, text))
 
     return send
