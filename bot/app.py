@@ -16,6 +16,7 @@ from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
 from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.ordering import TurnQueue
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from bot.tools import build_tools
@@ -88,7 +89,7 @@ def _speech(settings: Settings, chat_client: AsyncOpenAI, closers: list[Closer])
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
         speech_client = build_openai_client(
-            speech_key or settings.openai_api_key.get_secret_value(),
+            settings.transcription_key,
             settings.transcription_base_url or settings.openai_base_url,
             settings.request_timeout,
             settings.request_timeout,
@@ -158,6 +159,7 @@ async def start_services(app: BotApp) -> None:
         pacer=_pacer(settings),
         queue=TurnQueue(),
         signer=CallbackSigner(settings.telegram_bot_token.get_secret_value()),
+        sandbox=Sandbox(settings.sandbox_jobs),
         speech=_speech(settings, openai_client, closers),
         images=ImageClient(
             openai_client, http, model=settings.image_model, size=settings.image_size

@@ -14,6 +14,7 @@ from bot.conversation import ConversationEngine, TurnOutcome
 from bot.images import ImageClient
 from bot.llm import LLMClient
 from bot.ordering import TurnQueue
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from handlers.albums import AlbumCollector
@@ -37,6 +38,7 @@ class Services:
     pacer: Pacer
     queue: TurnQueue
     signer: CallbackSigner
+    sandbox: Sandbox
     speech: SpeechClient | None = None
     images: ImageClient | None = None
     albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))

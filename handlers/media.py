@@ -120,7 +120,9 @@ async def _photos(services: Services, messages: list[Message], language: str) ->
             assert message.document is not None
             file_id, size = message.document.file_id, message.document.file_size
         data = await download(services, message, file_id, size)
-        parts.append(await image_part(data, MediaLimits.from_settings(services.settings)))
+        parts.append(
+            await image_part(data, MediaLimits.from_settings(services.settings, services.sandbox))
+        )
         caption = caption or (message.caption or "")
     text = strip_mention(caption, services.bot_username) or translate(language, "photo_question")
     return MediaInput(text=text, kind="photo", parts=parts)
@@ -133,7 +135,7 @@ async def _document(services: Services, message: Message, language: str) -> Medi
     if not (is_pdf(name, mime) or is_text_document(name, mime)):
         raise InputError("error_document_type", types="txt, md, csv, json, code, pdf")
     data = await download(services, message, document.file_id, document.file_size)
-    limits = MediaLimits.from_settings(services.settings)
+    limits = MediaLimits.from_settings(services.settings, services.sandbox)
     read = await read_document(data, name, mime, limits)
     question = strip_mention(message.caption or "", services.bot_username)
     question = question or translate(language, "document_question")

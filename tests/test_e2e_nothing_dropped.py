@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import USER, Harness
+from tests.conftest import Harness
 from tests.fakes.openai import Text
 
 GROUP = -100321
