@@ -65,6 +65,7 @@ async def start_services(app: BotApp) -> None:
         settings.openai_base_url,
         settings.request_timeout,
         settings.stream_stall_timeout,
+        chat_url=settings.openai_chat_url,
     )
     llm = LLMClient(
         openai_client,

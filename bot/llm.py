@@ -179,12 +179,15 @@ class LLMClient:
                     raise
                 attempt += 1
                 log.warning(
-                    "provider error (%s), retry %d/%d in %.2fs",
+                    "provider error (%s: %s), retry %d/%d in %.2fs",
                     type(exc).__name__,
+                    exc.detail[:200],
                     attempt,
                     self._max_retries,
                     delay,
                 )
+                if delay >= 1.0:
+                    yield RetryWait(delay, type(exc).__name__)
                 await self._sleep(delay)
 
     def _retry_delay(self, exc: ProviderError, attempt: int) -> float | None:
@@ -194,7 +197,10 @@ class LLMClient:
             if exc.retry_after > self._max_retry_wait:
                 return None
             return max(0.0, exc.retry_after)
-        base = min(self._max_retry_wait, 0.5 * float(2**attempt))
+        # A rate limit without Retry-After (LiteLLM drops it) needs a longer pause than a
+        # 5xx: back off from 2 s, doubling, up to MAX_RETRY_WAIT.
+        first = 2.0 if isinstance(exc, RateLimitedError) else 0.5
+        base = min(self._max_retry_wait, first * float(2**attempt))
         return float(base * (0.75 + random.random() / 2))
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[LLMEvent]:
@@ -216,6 +222,7 @@ class LLMClient:
                     yield event
                 if reader.chunks == 0 and not reader.done and "event-stream" not in kind:
                     raise BadResponseError(f"not an event stream ({kind or 'no content type'})")
+                reader.check_ending()
             finally:
                 await request.__aexit__(None, None, None)
         except StreamChunkError as exc:
@@ -245,16 +252,33 @@ class LLMClient:
         return text
 
 
+def chat_url_hook(base_url: str, chat_url: str) -> Callable[[httpx2.Request], Awaitable[None]]:
+    """A request hook sending `{base}/chat/completions` to `chat_url` (BizCity's own path)."""
+    target = httpx2.URL(chat_url)
+    standard = httpx2.URL(base_url.rstrip("/") + "/chat/completions")
+
+    async def redirect(request: httpx2.Request) -> None:
+        if request.url.host == standard.host and request.url.path == standard.path:
+            request.url = target.copy_merge_params(request.url.params)
+            request.headers["host"] = target.netloc.decode("ascii")
+
+    return redirect
+
+
 def build_openai_client(
-    api_key: str, base_url: str, timeout: float, stall_timeout: float
+    api_key: str, base_url: str, timeout: float, stall_timeout: float, chat_url: str = ""
 ) -> openai.AsyncOpenAI:
-    """The SDK client; its own retries are off because LLMClient decides what to retry."""
+    """The SDK client; its own retries are off because LLMClient decides what to retry.
+
+    With `chat_url`, chat completions go there; models, audio and images stay at `base_url`.
+    """
     limits = openai.Timeout(timeout, connect=10.0, read=stall_timeout + 5)
+    hooks = {"request": [chat_url_hook(base_url, chat_url)]} if chat_url else {}
     return openai.AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,
         max_retries=0,
         timeout=limits,
         # The SDK's aiohttp transport reads many concurrent streams with about half the CPU.
-        http_client=openai.DefaultAioHttpClient(timeout=limits),
+        http_client=openai.DefaultAioHttpClient(timeout=limits, event_hooks=hooks),
     )

@@ -11,16 +11,21 @@ class LocalServer:
     """Subclasses add their routes in `routes()`; `start()` listens, `stop()` cleans up."""
 
     port: int = 0
+    shutdown_timeout: float = 60.0
     _runner: web.AppRunner | None = None
 
     def routes(self, app: web.Application) -> None:
         """Add the fake's routes to `app`."""
 
+    def make_app(self) -> web.Application:
+        """The aiohttp application (subclasses may add middlewares or a larger body limit)."""
+        return web.Application()
+
     async def start(self) -> Self:
         """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
+        app = self.make_app()
         self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

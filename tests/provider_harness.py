@@ -1,0 +1,69 @@
+"""A running bot against a fake provider of a chosen dialect (for the provider e2e tests)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.logs import quiet_libraries
+from storage import ChatKey, MessageRecord
+from tests.conftest import API_KEY, TOKEN, USER, Harness, _ListHandler
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.telegram import FakeTelegram
+
+# The model each dialect's guide uses in its examples (BizCity's ids carry the vendor).
+DIALECT_MODELS = {
+    "openai": "gpt-4o-mini",
+    "bizcity": "openai/gpt-4o",
+    "acedata": "gpt-4o",
+    "lemondata": "gpt-4o",
+    "aiid": "gpt-4",
+}
+DIALECTS = tuple(DIALECT_MODELS)
+
+
+def dialect_settings(fake: FakeOpenAI) -> dict[str, Any]:
+    """The settings an operator would write for this provider (from its guide)."""
+    values: dict[str, Any] = {"openai_model": DIALECT_MODELS[fake.dialect.name]}
+    if fake.dialect.name == "bizcity":
+        values["openai_chat_url"] = fake.chat_url
+    return values
+
+
+@asynccontextmanager
+async def running(
+    telegram: FakeTelegram, provider: FakeOpenAI, db: Path, **overrides: Any
+) -> AsyncIterator[Harness]:
+    """The real Application against `provider`, with logs captured like the harness fixture."""
+    h = Harness(telegram, provider, db, {**dialect_settings(provider), **overrides})
+    handler = _ListHandler(h.log_lines, [TOKEN, API_KEY])
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.INFO)
+    quiet_libraries()
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.stop()
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    assert telegram.spec_violations == [], telegram.spec_violations
+
+
+async def stored(h: Harness, chat_id: int = USER) -> list[MessageRecord]:
+    """The messages of the chat's conversation, read through the running bot's store."""
+    assert h.runtime is not None
+    store = h.runtime.services.store
+    conversation = await store.active_conversation(ChatKey(chat_id))
+    return await store.recent_messages(conversation, 10**9, 1000)
+
+
+def fake_for(dialect: str) -> FakeOpenAI:
+    """A fake provider of `dialect` serving the model of its guide."""
+    models = (DIALECT_MODELS[dialect], "gpt-4o-mini", "deepseek/deepseek-chat-v3-0324:free")
+    return FakeOpenAI(api_key=API_KEY, models=models, dialect=dialect)
