@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 from bot.errors import (
     BotError,
     ContextTooLongError,
+    MessageTooLongError,
     ProviderError,
     StreamInterruptedError,
     ToolsUnsupportedError,
@@ -140,6 +141,8 @@ class ConversationEngine:
         history = await self._store.recent_messages(
             conversation_id, max(budget - system_tokens, 1), self._config.history_max_messages
         )
+        # A user message the model refused as too long on its own stays out of every window.
+        history = [r for r in history if not (r.role == "user" and r.status == "failed")]
         history = trim_to_valid_start(history)
         messages = [{"role": "system", "content": self._config.system_prompt}]
         messages.extend(_to_api(r, with_names, images) for r in history)
@@ -158,7 +161,7 @@ class ConversationEngine:
             kind=turn.kind,
         )
         user.tokens = estimate_message_tokens(turn.text, turn.parts)
-        await self._store.add_message(conversation_id, user)
+        user.id = await self._store.add_message(conversation_id, user)
 
         with_names = turn.key.chat_id < 0
         model = turn.model or self._config.model
@@ -190,8 +193,12 @@ class ConversationEngine:
                         sink,
                         outcome,
                     )
-                except ContextTooLongError:
-                    if shrunk or answer or outcome.tool_calls:
+                except ContextTooLongError as exc:
+                    if answer or outcome.tool_calls:
+                        raise
+                    if len(window) <= 1:
+                        raise await self._too_long_alone(user, exc) from exc
+                    if shrunk:
                         raise
                     shrunk = True
                     used = sum(r.tokens for r in window)
@@ -260,6 +267,14 @@ class ConversationEngine:
             await self._record_usage(turn, conversation_id, model, outcome.usage)
         outcome.ended_at = time.monotonic()
         return outcome
+
+    async def _too_long_alone(
+        self, user: MessageRecord, exc: ContextTooLongError
+    ) -> MessageTooLongError:
+        """The new message alone overflows the model: keep it stored, out of later windows."""
+        if user.id is not None:
+            await self._store.update_message(user.id, user.content, 0, "failed")
+        return MessageTooLongError(exc.detail)
 
     async def _record_usage(
         self, turn: TurnInput, conversation_id: int, model: str, usage: Usage
