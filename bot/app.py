@@ -73,6 +73,7 @@ async def start_services(app: BotApp) -> None:
             max_output_tokens=settings.max_output_tokens,
             max_tokens_param=settings.max_tokens_param,
             temperature=settings.temperature,
+            reasoning_effort=settings.reasoning_effort or None,
         ),
         stall_timeout=settings.stream_stall_timeout,
         max_retries=settings.provider_max_retries,
@@ -108,6 +109,7 @@ async def start_services(app: BotApp) -> None:
             history_token_budget=settings.history_token_budget,
             history_max_messages=settings.history_max_messages,
             max_tool_rounds=settings.max_tool_rounds,
+            show_reasoning=settings.show_reasoning == "collapsed",
         ),
     )
     pacer = Pacer(

@@ -16,7 +16,8 @@ from bot.errors import (
     ToolsUnsupportedError,
     VisionUnsupportedError,
 )
-from bot.llm import LLMClient, ReasoningDelta, StreamEnd, TextDelta, Usage
+from bot.llm import LLMClient, ReasoningDelta, RetryWait, StreamEnd, TextDelta, Usage
+from bot.thinking import ThinkingStatus
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
 from bot.tools.registry import ToolRegistry
@@ -67,6 +68,7 @@ class TurnOutcome:
     started_at: float = field(default_factory=time.monotonic)
     first_chunk_at: float | None = None
     ended_at: float | None = None
+    answered_by: str | None = None  # set when a fallback model answered instead
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class EngineConfig:
     history_token_budget: int
     history_max_messages: int
     max_tool_rounds: int
+    show_reasoning: bool = False
 
 
 def _to_api(record: MessageRecord, with_names: bool, images: bool = True) -> dict[str, Any]:
@@ -164,6 +167,7 @@ class ConversationEngine:
         user.id = await self._store.add_message(conversation_id, user)
 
         with_names = turn.key.chat_id < 0
+        sink = ThinkingStatus(sink, turn.language, self._config.show_reasoning)
         model = turn.model or self._config.model
         budget = self._config.history_token_budget
         use_tools = bool(self._tools)
@@ -333,7 +337,13 @@ class ConversationEngine:
             elif isinstance(event, ReasoningDelta):
                 if outcome.first_chunk_at is None:
                     outcome.first_chunk_at = time.monotonic()
+                if isinstance(sink, ThinkingStatus):
+                    sink.reasoning(event.text)
+            elif isinstance(event, RetryWait) and isinstance(sink, ThinkingStatus):
+                sink.waiting(event.seconds)
             elif isinstance(event, StreamEnd):
+                if event.model and event.model != model:
+                    outcome.answered_by = event.model
                 return event
         return StreamEnd(finish_reason=None)
 

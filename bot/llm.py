@@ -79,6 +79,7 @@ class ModelOptions:
     max_tokens_param: str = "auto"
     temperature: float | None = None
     include_usage: bool = True
+    reasoning_effort: str | None = None
 
 
 def token_param_for(model: str, base_url: str, configured: str) -> str:
@@ -136,6 +137,8 @@ class LLMClient:
             params[name] = self._options.max_output_tokens
         if self._options.temperature is not None:
             params["temperature"] = self._options.temperature
+        if self._options.reasoning_effort:
+            params["reasoning_effort"] = self._options.reasoning_effort
         dropped = self._dropped_params
         for name in dropped:
             params.pop(name, None)

@@ -129,3 +129,25 @@ def split_markdown(markdown: str, limit: int = PIECE_LIMIT) -> list[str]:
         if fence is None:
             rest = rest.lstrip("\n")
     return [p for p in pieces if p.strip()] or ([markdown] if markdown.strip() else [])
+
+
+def quote_above(quote: str, rendered: Rendered, limit: int = TELEGRAM_TEXT_LIMIT) -> Rendered:
+    """`rendered` with `quote` above it in a collapsed (expandable) blockquote.
+
+    The quote keeps its latest part when both do not fit one message; it is dropped when
+    there is no room for a useful part of it.
+    """
+    quote = quote.strip()
+    room = limit - utf16_len(rendered.text) - 2
+    if not quote or room < 40:
+        return rendered
+    if utf16_len(quote) > room:
+        quote = "…" + quote[-(room - 2) :]
+        while utf16_len(quote) > room:
+            quote = "…" + quote[2:]
+    shift = utf16_len(quote) + 2
+    entities = [{"type": "expandable_blockquote", "offset": 0, "length": utf16_len(quote)}]
+    for entity in rendered.entity_dicts():
+        entities.append({**entity, "offset": entity["offset"] + shift})
+    frozen = tuple(tuple(sorted(e.items())) for e in entities)
+    return Rendered(f"{quote}\n\n{rendered.text}", frozen)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from telegram import Bot, MessageEntity, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from handlers.formatting import Rendered, render_markdown, split_markdown
+from handlers.formatting import Rendered, quote_above, render_markdown, split_markdown
 from handlers.pacer import Pacer
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class LiveReply:
         self._answer: list[str] = []
         self._answer_len = 0
         self._status: str | None = None
+        self._reasoning: list[str] = []
         self._footer: str | None = None
         self._sent: list[_SentPiece] = []
         self._draft_id = target.draft_id if not target.is_group else None
@@ -113,6 +114,14 @@ class LiveReply:
         """Show what the bot is doing until more answer text arrives."""
         self._status = label
         self._wake()
+
+    def reasoning(self, delta: str) -> None:
+        """Append reasoning, shown collapsed above the answer (never inside it)."""
+        if delta:
+            self._reasoning.append(delta)
+            if len(self._reasoning) > 64:
+                self._reasoning = ["".join(self._reasoning)]
+            self._wake()
 
     @property
     def has_text(self) -> bool:
@@ -180,6 +189,8 @@ class LiveReply:
         drafting = self._draft_id is not None and not final
         for index, piece in enumerate(pieces):
             rendered = self._render(piece)
+            if index == 0 and self._reasoning:
+                rendered = quote_above("".join(self._reasoning), rendered)
             if drafting and index == len(pieces) - 1 and index >= len(self._sent):
                 return None if self._draft_shown == rendered else (index, rendered, True)
             if index >= len(self._sent) or self._sent[index].shown != rendered:

@@ -95,3 +95,6 @@ async def test_rate_limit_without_retry_after_backs_off_longer(harness: Harness)
     times = [r.time for r in harness.provider.requests if r.path.endswith("/chat/completions")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 2 and all(gap >= 1.1 for gap in gaps), gaps
+    (message,) = harness.telegram.bot_messages(USER)
+    versions = [t or "" for t, _ in message.history]
+    assert any("busy; trying again" in v for v in versions), versions
