@@ -12,8 +12,9 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
-from bot.llm import LLMClient, ModelOptions, build_openai_client
+from bot.llm import build_openai_client
 from bot.ordering import TurnQueue
+from bot.providers import build_chat_models
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from bot.telegram_request import AiohttpRequest
@@ -67,20 +68,9 @@ async def start_services(app: BotApp) -> None:
         settings.stream_stall_timeout,
         chat_url=settings.openai_chat_url,
     )
-    llm = LLMClient(
-        openai_client,
-        options=ModelOptions(
-            max_output_tokens=settings.max_output_tokens,
-            max_tokens_param=settings.max_tokens_param,
-            temperature=settings.temperature,
-            reasoning_effort=settings.reasoning_effort or None,
-        ),
-        stall_timeout=settings.stream_stall_timeout,
-        max_retries=settings.provider_max_retries,
-        max_retry_wait=settings.max_retry_wait,
-    )
+    llm, chat_models, provider_closers = build_chat_models(settings, openai_client)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
-    closers = [store.close, openai_client.close, http.aclose]
+    closers = [store.close, openai_client.close, http.aclose, *provider_closers]
     speech_client = openai_client
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
@@ -101,7 +91,7 @@ async def start_services(app: BotApp) -> None:
     tools = build_tools(settings, http)
     engine = ConversationEngine(
         store,
-        llm,
+        chat_models,
         tools,
         EngineConfig(
             model=settings.openai_model,
@@ -110,6 +100,7 @@ async def start_services(app: BotApp) -> None:
             history_max_messages=settings.history_max_messages,
             max_tool_rounds=settings.max_tool_rounds,
             show_reasoning=settings.show_reasoning == "collapsed",
+            capability_memory=settings.capability_memory,
         ),
     )
     pacer = Pacer(

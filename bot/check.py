@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import openai
@@ -19,6 +20,7 @@ from bot.errors import (
     QuotaExceededError,
 )
 from bot.llm import LLMClient, ModelOptions, build_openai_client
+from bot.providers import ProvidersFileError, load_providers
 from bot.settings import Settings
 from storage import SQLiteStore
 
@@ -154,6 +156,40 @@ def _provider_failure(exc: ProviderError, model: str, chat_at: str) -> str:
     return f"the provider answered an error: {exc.detail}"
 
 
+async def check_named_providers(settings: Settings) -> list[tuple[str, str]]:
+    """PROVIDERS_FILE: readable, keys set, and each provider answers with its first model."""
+    try:
+        specs = load_providers(settings.providers_file)
+    except ProvidersFileError as exc:
+        return [(BAD, str(exc))]
+    results: list[tuple[str, str]] = []
+    for spec in specs:
+        key = os.environ.get(spec.api_key_env, "").strip()
+        if not key:
+            results.append((BAD, f"{spec.api_key_env} (the key of {spec.name!r}) is not set."))
+            continue
+        if not spec.models:
+            results.append((WARN, f"provider {spec.name!r} lists no models."))
+            continue
+        client = build_openai_client(key, spec.base_url, 30.0, 30.0, chat_url=spec.chat_url)
+        llm = LLMClient(
+            client,
+            options=ModelOptions(include_usage=False),
+            stall_timeout=30.0,
+            max_retries=0,
+            max_retry_wait=0,
+        )
+        try:
+            await llm.ping(spec.models[0])
+            results.append((OK, f"provider {spec.name!r} answers with {spec.models[0]}."))
+        except ProviderError as exc:
+            line = _provider_failure(exc, spec.models[0], spec.chat_url or spec.base_url)
+            results.append((BAD, f"provider {spec.name!r}: {line}"))
+        finally:
+            await client.close()
+    return results
+
+
 async def check_database(settings: Settings) -> tuple[bool, str]:
     """Open (and migrate) the database."""
     try:
@@ -181,7 +217,7 @@ async def run_checks() -> int:
     ok, line = await check_telegram(settings)
     failed |= not ok
     print(f"{OK if ok else BAD} {line}")
-    for status, line in await check_provider(settings):
+    for status, line in [*await check_provider(settings), *await check_named_providers(settings)]:
         failed |= status == BAD
         print(f"{status} {line}")
     ok, line = await check_database(settings)

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from bot.capabilities import CapabilityMemory
 from bot.errors import (
     BotError,
     ContextTooLongError,
@@ -16,7 +17,7 @@ from bot.errors import (
     ToolsUnsupportedError,
     VisionUnsupportedError,
 )
-from bot.llm import LLMClient, ReasoningDelta, RetryWait, StreamEnd, TextDelta, Usage
+from bot.llm import ChatModel, ReasoningDelta, RetryWait, StreamEnd, TextDelta, Usage
 from bot.thinking import ThinkingStatus
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
@@ -81,6 +82,7 @@ class EngineConfig:
     history_max_messages: int
     max_tool_rounds: int
     show_reasoning: bool = False
+    capability_memory: float = 3600.0
 
 
 def _to_api(record: MessageRecord, with_names: bool, images: bool = True) -> dict[str, Any]:
@@ -129,13 +131,13 @@ class ConversationEngine:
     """Runs turns: history -> messages -> model <-> tools -> stored answer."""
 
     def __init__(
-        self, store: Store, llm: LLMClient, tools: ToolRegistry, config: EngineConfig
+        self, store: Store, llm: ChatModel, tools: ToolRegistry, config: EngineConfig
     ) -> None:
         self._store = store
         self._llm = llm
         self._tools = tools
         self._config = config
-        self._no_vision: set[str] = set()
+        self._no_vision = CapabilityMemory(config.capability_memory)  # per model address
 
     async def _build_messages(
         self, conversation_id: int, budget: int, with_names: bool, images: bool = True
@@ -176,7 +178,7 @@ class ConversationEngine:
         shrunk = False
         round_no = 0
         try:
-            images = model not in self._no_vision
+            images = not self._no_vision.refused(("", model), "vision")
             if turn.parts and not images:
                 raise VisionUnsupportedError(f"{model} takes no images")
             messages, window = await self._build_messages(
@@ -215,7 +217,7 @@ class ConversationEngine:
                     round_no -= 1
                     continue
                 except VisionUnsupportedError:
-                    self._no_vision.add(model)
+                    self._no_vision.refuse(("", model), "vision")
                     if turn.parts or answer or not images:
                         raise
                     log.info("%s takes no images; retrying with images left out", model)

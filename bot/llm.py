@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx2
 import openai
 
+from bot.capabilities import CapabilityMemory
 from bot.chunks import (
     ChunkReader,
     LLMEvent,
@@ -104,14 +105,17 @@ class LLMClient:
         max_retries: int,
         max_retry_wait: float,
         sleep: Sleep = asyncio.sleep,
+        name: str = "",
+        memory: CapabilityMemory | None = None,
     ) -> None:
+        self.name = name
+        self._memory = memory if memory is not None else CapabilityMemory()
         self._client = client
         self._options = options
         self._stall_timeout = stall_timeout
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         self._sleep = sleep
-        self._dropped_params: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -139,7 +143,7 @@ class LLMClient:
             params["temperature"] = self._options.temperature
         if self._options.reasoning_effort:
             params["reasoning_effort"] = self._options.reasoning_effort
-        dropped = self._dropped_params
+        dropped = self._memory.refusals((self.name, model))
         for name in dropped:
             params.pop(name, None)
         limit = self._options.max_output_tokens
@@ -173,9 +177,9 @@ class LLMClient:
                 if yielded:
                     raise
                 bad_param = unsupported_param(exc, params)
-                if bad_param and bad_param not in self._dropped_params:
-                    log.warning("provider rejects %s; retrying without it", bad_param)
-                    self._dropped_params.add(bad_param)
+                if bad_param and not self._memory.refused((self.name, model), bad_param):
+                    log.warning("%s rejects %s; retrying without it", model, bad_param)
+                    self._memory.refuse((self.name, model), bad_param)
                     continue
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:

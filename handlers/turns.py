@@ -102,6 +102,14 @@ def interruption_note(outcome: TurnOutcome, language: str, model: str) -> str | 
     return translate(language, "interrupted", reason=reason)
 
 
+def _footer(outcome: TurnOutcome, language: str, model: str) -> str | None:
+    """The interruption note, and which model answered when a fallback did."""
+    notes = [interruption_note(outcome, language, model)]
+    if outcome.answered_by:
+        notes.insert(0, translate(language, "answered_by", model=outcome.answered_by, chosen=model))
+    return "\n".join(n for n in notes if n) or None
+
+
 async def run_turn(
     services: Services,
     message: Message,
@@ -163,7 +171,7 @@ async def run_turn(
             elif not outcome.text:
                 await reply.finish(translate(language, "empty_answer"))
             else:
-                await reply.finish(footer=interruption_note(outcome, language, model))
+                await reply.finish(footer=_footer(outcome, language, model))
         except asyncio.CancelledError:
             await reply.close()
             raise
