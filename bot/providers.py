@@ -276,3 +276,13 @@ def build_chat_models(
         memory=memory,
     )
     return default, router, closers
+
+
+def provider_secrets(path: str, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The keys of the named providers, for redacting logs (none when the file is bad)."""
+    try:
+        specs = load_providers(path)
+    except ProvidersFileError:
+        return []
+    keys = (environ.get(spec.api_key_env, "").strip() for spec in specs)
+    return [key for key in keys if len(key) >= 6]

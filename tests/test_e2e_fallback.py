@@ -86,6 +86,7 @@ async def test_out_of_quota_falls_back_at_once_and_the_log_names_the_quota(
     assert len(routed.provider.chat_requests()) == 1
     loud = [line for line in routed.log_lines if "FAILED before any text" in line]
     assert loud and "QuotaExceededError" in loud[0] and "insufficient_quota" in loud[0]
+    assert not any(BACKUP_KEY in line for line in routed.log_lines)
 
 
 async def test_no_fallback_once_text_was_shown(routed: Harness, backup: FakeOpenAI) -> None:

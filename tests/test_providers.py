@@ -101,3 +101,12 @@ def test_providers_file(tmp_path: Path) -> None:
     with pytest.raises(ProvidersFileError):
         load_providers(str(path))
     assert load_providers("") == []
+
+
+def test_named_provider_keys_are_redacted_from_logs(tmp_path: Path) -> None:
+    from bot.providers import provider_secrets
+
+    path = tmp_path / "p.toml"
+    path.write_text('[[providers]]\nname = "b"\nbase_url = "http://x"\napi_key_env = "B_KEY"\n')
+    assert provider_secrets(str(path), {"B_KEY": "sk-secret-123"}) == ["sk-secret-123"]
+    assert provider_secrets(str(tmp_path / "missing.toml"), {}) == []
