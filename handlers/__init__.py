@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import commands, media, messages
+from handlers import commands, media, messages, model_picker
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -14,6 +14,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("help", commands.help_command, filters=fresh))
     app.add_handler(CommandHandler(["new", "reset"], commands.new_conversation, filters=fresh))
     app.add_handler(CommandHandler("model", commands.model_command, filters=fresh))
+    app.add_handler(CallbackQueryHandler(model_picker.on_model_button, pattern=r"^model:"))
     app.add_handler(CommandHandler("ask", commands.ask, filters=fresh))
     app.add_handler(CommandHandler("answerall", commands.answer_all, filters=fresh))
     app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))

@@ -1,0 +1,102 @@
+"""/model without arguments: the available models as inline buttons, the current one marked."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.i18n import translate
+from handlers.access import Access, check_access, is_admin
+from handlers.context import Services, get_services
+from handlers.turns import MODEL_SETTING, chat_key, language_of, reply_target
+
+log = logging.getLogger(__name__)
+
+PREFIX = "model:"
+_MAX_DATA = 64  # bytes Telegram keeps of callback_data
+
+
+def picker_markup(models: tuple[str, ...], current: str) -> InlineKeyboardMarkup:
+    """One button per model (two per row), the current one marked with a check."""
+    buttons = []
+    for index, model in enumerate(models):
+        data = f"{PREFIX}{model}"
+        if len(data.encode()) > _MAX_DATA:
+            data = f"{PREFIX}#{index}"
+        label = f"✓ {model}" if model == current else model
+        buttons.append(InlineKeyboardButton(label, callback_data=data))
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+async def show_models(services: Services, message: Message, current: str, language: str) -> None:
+    """Answer /model with the current model and the buttons to pick another."""
+    target = reply_target(message)
+    await services.pacer.acquire(target.chat_id, target.is_group, urgent=True)
+    await message.get_bot().send_message(
+        target.chat_id,
+        translate(language, "model_current", model=current),
+        message_thread_id=target.thread_id,
+        reply_markup=picker_markup(services.settings.available_models, current),
+    )
+
+
+def _chosen(data: str, models: tuple[str, ...]) -> str | None:
+    """The model a button names, if it is still one of the available models."""
+    value = data.removeprefix(PREFIX)
+    if value.startswith("#") and value[1:].isdigit() and int(value[1:]) < len(models):
+        return models[int(value[1:])]
+    return value if value in models else None
+
+
+async def _may_pick(services: Services, query: CallbackQuery, message: Message) -> bool:
+    """The presser may use the bot here and, in groups, change its settings (admins)."""
+    settings = services.settings
+    user_id = query.from_user.id
+    is_private = message.chat.type == ChatType.PRIVATE
+    access = check_access(
+        user_id=user_id,
+        chat_id=message.chat.id,
+        is_private=is_private,
+        allowed_users=settings.allowed_user_ids,
+        admins=settings.admin_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+    )
+    if access is not Access.ALLOWED:
+        return False
+    if is_private or is_admin(user_id, settings.admin_user_ids):
+        return True
+    try:
+        member = await message.get_bot().get_chat_member(message.chat.id, user_id)
+    except TelegramError as exc:
+        log.warning("cannot check admin rights in %s: %s", message.chat.id, exc)
+        return False
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+async def on_model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A model button was pressed: switch the chat's model and mark the new one."""
+    query = update.callback_query
+    if query is None or not isinstance(query.message, Message) or query.data is None:
+        return
+    services = get_services(context)
+    message = query.message
+    language = language_of(query.from_user, services.settings.default_language)
+    models = services.settings.available_models
+    wanted = _chosen(query.data, models)
+    if wanted is None or not await _may_pick(services, query, message):
+        key = "admins_only" if wanted is not None else "model_unknown"
+        with contextlib.suppress(TelegramError):
+            await query.answer(translate(language, key, model="?", models=", ".join(models)))
+        return
+    value = None if wanted == services.settings.openai_model else wanted
+    await services.store.set_setting(chat_key(message), MODEL_SETTING, value)
+    text = translate(language, "model_set", model=wanted)
+    with contextlib.suppress(TelegramError):
+        await query.answer(text)
+        await services.pacer.acquire(message.chat.id, message.chat.type != ChatType.PRIVATE, True)
+        await query.edit_message_text(text, reply_markup=picker_markup(models, wanted))
