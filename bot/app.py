@@ -68,9 +68,9 @@ async def start_services(app: BotApp) -> None:
         settings.stream_stall_timeout,
         chat_url=settings.openai_chat_url,
     )
-    llm, chat_models, provider_closers = build_chat_models(settings, openai_client)
+    chat_models = build_chat_models(settings, openai_client)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
-    closers = [store.close, openai_client.close, http.aclose, *provider_closers]
+    closers = [store.close, openai_client.close, http.aclose, *chat_models.closers]
     speech_client = openai_client
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
@@ -91,7 +91,7 @@ async def start_services(app: BotApp) -> None:
     tools = build_tools(settings, http)
     engine = ConversationEngine(
         store,
-        chat_models,
+        chat_models.router,
         tools,
         EngineConfig(
             model=settings.openai_model,
@@ -114,7 +114,8 @@ async def start_services(app: BotApp) -> None:
         settings=settings,
         store=store,
         engine=engine,
-        llm=llm,
+        llm=chat_models.default,
+        models=chat_models.catalog,
         pacer=pacer,
         queue=TurnQueue(),
         speech=speech,

@@ -38,6 +38,7 @@ from bot.errors import (
     VisionUnsupportedError,
 )
 from bot.llm import ChatModel, LLMClient, ModelOptions, build_openai_client
+from bot.model_catalog import ModelCatalog
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -244,11 +245,19 @@ def build_router(
     return router, closers
 
 
-def build_chat_models(
-    settings: Settings, default_sdk: openai.AsyncOpenAI
-) -> tuple[LLMClient, ModelRouter, list[Closer]]:
-    """From the settings: the default provider's client, the router the engine streams
-    from (default + PROVIDERS_FILE + FALLBACK_MODELS), and what to close at shutdown."""
+@dataclass
+class ChatModels:
+    """What start-up builds for chatting: the default client, the router the engine
+    streams from, the catalog /model offers, and what to close at shutdown."""
+
+    default: LLMClient
+    router: ModelRouter
+    catalog: ModelCatalog
+    closers: list[Closer]
+
+
+def build_chat_models(settings: Settings, default_sdk: openai.AsyncOpenAI) -> ChatModels:
+    """From the settings: default provider, PROVIDERS_FILE, FALLBACK_MODELS, AVAILABLE_MODELS."""
     options = ModelOptions(
         max_output_tokens=settings.max_output_tokens,
         max_tokens_param=settings.max_tokens_param,
@@ -264,9 +273,10 @@ def build_chat_models(
         max_retry_wait=settings.max_retry_wait,
         memory=memory,
     )
+    specs = load_providers(settings.providers_file)
     router, closers = build_router(
         default,
-        load_providers(settings.providers_file),
+        specs,
         settings.fallback_models,
         options=options,
         timeout=settings.request_timeout,
@@ -275,7 +285,13 @@ def build_chat_models(
         max_retry_wait=settings.max_retry_wait,
         memory=memory,
     )
-    return default, router, closers
+    catalog = ModelCatalog(
+        settings.available_models,
+        settings.openai_model,
+        default.list_models,
+        extra=tuple(f"{spec.name}:{model}" for spec in specs for model in spec.models),
+    )
+    return ChatModels(default, router, catalog, closers)
 
 
 def provider_secrets(path: str, environ: Mapping[str, str] = os.environ) -> list[str]:

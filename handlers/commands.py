@@ -17,7 +17,7 @@ from handlers.context import Services, get_services
 from handlers.groups import ANSWER_ALL, is_group, may_change_settings, quoted, real_reply
 from handlers.media import answer_media, has_media
 from handlers.messages import admitted, with_quote
-from handlers.model_picker import show_models
+from handlers.model_picker import offered, show_models
 from handlers.turns import (
     MODEL_SETTING,
     VOICE_SETTING,
@@ -130,16 +130,17 @@ async def model_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     key = chat_key(r.message)
     current = await r.services.store.get_setting(key, MODEL_SETTING) or settings.openai_model
     wanted = _argument(r.message)
-    choices = ", ".join(settings.available_models)
-    if not wanted and settings.available_models:
+    available = await offered(r.services)
+    choices = ", ".join(available)
+    if not wanted and available:
         await show_models(r.services, r.message, current, r.language)
     elif not wanted:
         await r.say("model_current", model=current)
-    elif not settings.available_models:
+    elif not available:
         await r.say("model_fixed", model=current)
     elif not await r.may_change():
         return
-    elif wanted not in settings.available_models:
+    elif wanted not in available:
         await r.say("model_unknown", model=wanted, models=choices)
     else:
         value = None if wanted == settings.openai_model else wanted

@@ -10,6 +10,7 @@ from telegram.ext import ContextTypes
 from bot.conversation import ConversationEngine
 from bot.images import ImageClient
 from bot.llm import LLMClient
+from bot.model_catalog import ModelCatalog
 from bot.ordering import TurnQueue
 from bot.settings import Settings
 from bot.speech import SpeechClient
@@ -35,6 +36,7 @@ class Services:
     albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))
     bot_username: str = ""
     bot_id: int = 0
+    models: ModelCatalog | None = None  # what /model offers (AVAILABLE_MODELS or `*`)
 
 
 def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:

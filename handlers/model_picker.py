@@ -19,18 +19,30 @@ log = logging.getLogger(__name__)
 
 PREFIX = "model:"
 _MAX_DATA = 64  # bytes Telegram keeps of callback_data
+_MAX_BUTTONS = 60  # more cannot be read on a phone anyway; /model <name> reaches the rest
 
 
 def picker_markup(models: tuple[str, ...], current: str) -> InlineKeyboardMarkup:
     """One button per model (two per row), the current one marked with a check."""
     buttons = []
-    for index, model in enumerate(models):
+    shown = list(models[:_MAX_BUTTONS])
+    if current in models and current not in shown:
+        shown[-1] = current
+    for model in shown:
+        index = models.index(model)
         data = f"{PREFIX}{model}"
         if len(data.encode()) > _MAX_DATA:
             data = f"{PREFIX}#{index}"
         label = f"✓ {model}" if model == current else model
         buttons.append(InlineKeyboardButton(label, callback_data=data))
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+async def offered(services: Services) -> tuple[str, ...]:
+    """The models users may pick now (AVAILABLE_MODELS, or the provider's list with `*`)."""
+    if services.models is not None:
+        return await services.models.models()
+    return services.settings.available_models
 
 
 async def show_models(services: Services, message: Message, current: str, language: str) -> None:
@@ -41,7 +53,7 @@ async def show_models(services: Services, message: Message, current: str, langua
         target.chat_id,
         translate(language, "model_current", model=current),
         message_thread_id=target.thread_id,
-        reply_markup=picker_markup(services.settings.available_models, current),
+        reply_markup=picker_markup(await offered(services), current),
     )
 
 
@@ -86,7 +98,7 @@ async def on_model_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     services = get_services(context)
     message = query.message
     language = language_of(query.from_user, services.settings.default_language)
-    models = services.settings.available_models
+    models = await offered(services)
     wanted = _chosen(query.data, models)
     if wanted is None or not await _may_pick(services, query, message):
         key = "admins_only" if wanted is not None else "model_unknown"

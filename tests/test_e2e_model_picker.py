@@ -79,3 +79,19 @@ async def test_stale_button_is_refused(harness: Harness) -> None:
         lambda: any(c.method == "answerCallbackQuery" for c in harness.telegram.calls)
     )
     assert picker.text == "Current model: gpt-4o-mini"
+
+
+async def test_every_model_of_the_provider_with_star(harness: Harness) -> None:
+    harness.provider.models += ["text-embedding-3-small", "whisper-1", "tts-1", "o3-mini"]
+    await harness.restart(available_models="*")
+    harness.say("/model")
+    await harness.notice()
+    (picker,) = harness.telegram.bot_messages(USER)
+    labels = [label for label, _ in _buttons(picker)]
+    assert labels == ["✓ gpt-4o-mini", "deepseek-chat", "gpt-4.1", "o3-mini"]
+    harness.say("/model o3-mini")
+    assert "o3-mini" in (await harness.notice(count=2))[-1]
+    listings = [r for r in harness.provider.requests if r.path == "/v1/models"]
+    assert len(listings) == 1, "the list is cached"
+    harness.say("/model whisper-1")
+    assert "Unknown" in (await harness.notice(count=3))[-1]
