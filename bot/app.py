@@ -71,7 +71,7 @@ async def start_services(app: BotApp) -> None:
     chat_models = build_chat_models(settings, openai_client)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
     closers = [store.close, openai_client.close, http.aclose, *chat_models.closers]
-    speech_client = openai_client
+    speech_client = chat_models.sdk(settings.transcription_provider) or openai_client
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
         speech_client = build_openai_client(
@@ -86,8 +86,14 @@ async def start_services(app: BotApp) -> None:
         transcription_model=settings.transcription_model,
         speech_model=settings.tts_model,
         speech_voice=settings.tts_voice,
+        speech_client=chat_models.sdk(settings.tts_provider),
     )
-    images = ImageClient(openai_client, http, model=settings.image_model, size=settings.image_size)
+    images = ImageClient(
+        chat_models.sdk(settings.image_provider) or openai_client,
+        http,
+        model=settings.image_model,
+        size=settings.image_size,
+    )
     tools = build_tools(settings, http)
     engine = ConversationEngine(
         store,

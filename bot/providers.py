@@ -217,17 +217,17 @@ def build_router(
     max_retry_wait: float,
     memory: CapabilityMemory,
     environ: Mapping[str, str] = os.environ,
-) -> tuple[ModelRouter, list[Closer]]:
+) -> tuple[ModelRouter, dict[str, openai.AsyncOpenAI]]:
     """The router over the default client and one client per named provider."""
     clients: dict[str, ChatModel] = {DEFAULT: default}
     supports: dict[str, Supports] = {}
-    closers: list[Closer] = []
+    sdks: dict[str, openai.AsyncOpenAI] = {}
     for spec in specs:
         key = environ.get(spec.api_key_env, "").strip()
         if not key:
             raise ProvidersFileError(f"{spec.api_key_env} (the key of {spec.name!r}) is not set")
         sdk = build_openai_client(key, spec.base_url, timeout, stall_timeout, spec.chat_url)
-        closers.append(sdk.close)
+        sdks[spec.name] = sdk
         clients[spec.name] = LLMClient(
             sdk,
             options=replace(options, max_tokens_param=spec.supports.token_param),
@@ -242,7 +242,7 @@ def build_router(
     for address in fallbacks:
         provider, _ = router.resolve(address)
         log.info("fallback model %s (provider %s)", address, provider or "default")
-    return router, closers
+    return router, sdks
 
 
 @dataclass
@@ -253,7 +253,20 @@ class ChatModels:
     default: LLMClient
     router: ModelRouter
     catalog: ModelCatalog
-    closers: list[Closer]
+    sdks: dict[str, openai.AsyncOpenAI]
+
+    @property
+    def closers(self) -> list[Closer]:
+        """What to close at shutdown (the named providers' SDK clients)."""
+        return [sdk.close for sdk in self.sdks.values()]
+
+    def sdk(self, provider: str) -> openai.AsyncOpenAI | None:
+        """The SDK client of a named provider (for audio or images); None for the default."""
+        if not provider:
+            return None
+        if provider not in self.sdks:
+            raise ProvidersFileError(f"{provider!r} is not a provider of PROVIDERS_FILE")
+        return self.sdks[provider]
 
 
 def build_chat_models(settings: Settings, default_sdk: openai.AsyncOpenAI) -> ChatModels:
@@ -274,7 +287,7 @@ def build_chat_models(settings: Settings, default_sdk: openai.AsyncOpenAI) -> Ch
         memory=memory,
     )
     specs = load_providers(settings.providers_file)
-    router, closers = build_router(
+    router, sdks = build_router(
         default,
         specs,
         settings.fallback_models,
@@ -291,7 +304,7 @@ def build_chat_models(settings: Settings, default_sdk: openai.AsyncOpenAI) -> Ch
         default.list_models,
         extra=tuple(f"{spec.name}:{model}" for spec in specs for model in spec.models),
     )
-    return ChatModels(default, router, catalog, closers)
+    return ChatModels(default, router, catalog, sdks)
 
 
 def provider_secrets(path: str, environ: Mapping[str, str] = os.environ) -> list[str]:

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     providers_file: str = ""
     fallback_models: NameList = ()
     capability_memory: float = Field(default=3600.0, gt=0)
+    transcription_provider: str = ""
+    tts_provider: str = ""
+    image_provider: str = ""
 
     # Memory
     database_url: str = "sqlite:///data/bot.db"
