@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.logs import quiet_libraries
 from storage import ChatKey, MessageRecord
 from tests.conftest import API_KEY, TOKEN, USER, Harness, _ListHandler
@@ -67,3 +69,22 @@ def fake_for(dialect: str) -> FakeOpenAI:
     """A fake provider of `dialect` serving the model of its guide."""
     models = (DIALECT_MODELS[dialect], "gpt-4o-mini", "deepseek/deepseek-chat-v3-0324:free")
     return FakeOpenAI(api_key=API_KEY, models=models, dialect=dialect)
+
+
+@pytest.fixture(params=DIALECTS)
+async def dialect_provider(request: pytest.FixtureRequest) -> AsyncIterator[FakeOpenAI]:
+    """A fake provider in each dialect in turn."""
+    fake = fake_for(request.param)
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.spec_violations == [], fake.spec_violations
+
+
+@pytest.fixture
+async def dialect_bot(
+    telegram: FakeTelegram, dialect_provider: FakeOpenAI, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    """The real Application against the fake provider of the current dialect."""
+    async with running(telegram, dialect_provider, tmp_path / "bot.db") as h:
+        yield h

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,24 +23,20 @@ from tests.fakes.openai import (
 from tests.fakes.openmeteo import FakeOpenMeteo
 from tests.fakes.telegram import FakeTelegram
 from tests.media_samples import photo
-from tests.provider_harness import DIALECT_MODELS, DIALECTS, fake_for, running, stored
+from tests.provider_harness import (
+    DIALECT_MODELS,
+    dialect_bot,
+    dialect_provider,
+    running,
+    stored,
+)
 
-
-@pytest.fixture(params=DIALECTS)
-async def dialect_provider(request: pytest.FixtureRequest) -> AsyncIterator[FakeOpenAI]:
-    fake = fake_for(request.param)
-    await fake.start()
-    yield fake
-    await fake.stop()
-    assert fake.spec_violations == [], fake.spec_violations
+__all__ = ["dialect_bot", "dialect_provider"]  # fixtures used here
 
 
 @pytest.fixture
-async def bot(
-    telegram: FakeTelegram, dialect_provider: FakeOpenAI, tmp_path: Path
-) -> AsyncIterator[Harness]:
-    async with running(telegram, dialect_provider, tmp_path / "bot.db") as h:
-        yield h
+async def bot(dialect_bot: Harness) -> Harness:
+    return dialect_bot
 
 
 async def _turn(h: Harness, text: str = "hi") -> str:

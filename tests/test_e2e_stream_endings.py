@@ -16,7 +16,9 @@ from tests.fakes.openai import (
     rate_limited,
     tool_call,
 )
-from tests.provider_harness import stored
+from tests.provider_harness import dialect_bot, dialect_provider, stored
+
+__all__ = ["dialect_bot", "dialect_provider"]  # fixtures: the tests marked so run per dialect
 
 
 async def _turn(h: Harness, text: str = "hi") -> str:
@@ -26,29 +28,31 @@ async def _turn(h: Harness, text: str = "hi") -> str:
 
 
 async def test_stream_that_just_stops_is_marked_and_stored_as_interrupted(
-    harness: Harness,
+    dialect_bot: Harness,
 ) -> None:
-    harness.provider.script(Texts(["Twelve words ", "of forty"]), StopWithoutDone())
-    text = await _turn(harness)
+    dialect_bot.provider.script(Texts(["Twelve words ", "of forty"]), StopWithoutDone())
+    text = await _turn(dialect_bot)
     assert text.startswith("Twelve words of forty")
     assert "interrupted" in text
-    assert (await stored(harness))[-1].status == "interrupted"
-    assert len(harness.provider.chat_requests()) == 1
+    assert (await stored(dialect_bot))[-1].status == "interrupted"
+    assert len(dialect_bot.provider.chat_requests()) == 1
 
 
-async def test_empty_event_stream_is_retried_like_a_drop(harness: Harness) -> None:
-    harness.provider.script(EmptyStream())
-    harness.provider.script(Text("answered"))
-    assert await _turn(harness) == "answered"
-    assert len(harness.provider.chat_requests()) == 2
-    assert not any("OPENAI_BASE_URL" in m.text for m in harness.telegram.bot_messages(USER))
+async def test_empty_event_stream_is_retried_like_a_drop(dialect_bot: Harness) -> None:
+    dialect_bot.provider.script(EmptyStream())
+    dialect_bot.provider.script(Text("answered"))
+    assert await _turn(dialect_bot) == "answered"
+    assert len(dialect_bot.provider.chat_requests()) == 2
+    assert not any("OPENAI_BASE_URL" in m.text for m in dialect_bot.telegram.bot_messages(USER))
 
 
-async def test_drop_during_tool_call_fragments_is_retried(harness: Harness) -> None:
-    harness.provider.script(tool_call(0, "call_1", "get_weather", {"location": "Hanoi"}), Drop())
-    harness.provider.script(Text("no tools needed"))
-    assert await _turn(harness) == "no tools needed"
-    assert len(harness.provider.chat_requests()) == 2
+async def test_drop_during_tool_call_fragments_is_retried(dialect_bot: Harness) -> None:
+    dialect_bot.provider.script(
+        tool_call(0, "call_1", "get_weather", {"location": "Hanoi"}), Drop()
+    )
+    dialect_bot.provider.script(Text("no tools needed"))
+    assert await _turn(dialect_bot) == "no tools needed"
+    assert len(dialect_bot.provider.chat_requests()) == 2
 
 
 async def test_corrupt_chunk_is_a_bad_answer_not_a_broken_connection(harness: Harness) -> None:
@@ -62,10 +66,10 @@ async def test_corrupt_chunk_is_a_bad_answer_not_a_broken_connection(harness: Ha
     assert "broken answer" in text and "connection" not in text
 
 
-async def test_corrupt_chunk_before_any_text_is_retried(harness: Harness) -> None:
-    harness.provider.script(CorruptChunk())
-    harness.provider.script(Text("fine now"))
-    assert await _turn(harness) == "fine now"
+async def test_corrupt_chunk_before_any_text_is_retried(dialect_bot: Harness) -> None:
+    dialect_bot.provider.script(CorruptChunk())
+    dialect_bot.provider.script(Text("fine now"))
+    assert await _turn(dialect_bot) == "fine now"
 
 
 async def test_one_message_too_big_for_the_model_is_said_and_left_out(harness: Harness) -> None:
