@@ -13,6 +13,7 @@ from bot.chat_settings import ChatSettings
 from bot.conversation import ConversationEngine, TurnOutcome
 from bot.images import ImageClient
 from bot.llm import LLMClient
+from bot.model_catalog import ModelCatalog
 from bot.ordering import TurnQueue
 from bot.sandbox import Sandbox
 from bot.settings import Settings
@@ -46,6 +47,7 @@ class Services:
     bot_id: int = 0
     turn_listeners: list[TurnListener] = field(default_factory=list)  # told of every ended turn
     running: RunningAnswers = field(default_factory=RunningAnswers)
+    models: ModelCatalog | None = None  # what /model offers (AVAILABLE_MODELS or `*`)
 
 
 class BotData:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from storage.models import ChatKey, InboxBatch, MessageRecord, TurnProgress, UsageRecord
+from storage.models import ChatKey, InboxBatch, MessageRecord, Status, TurnProgress, UsageRecord
 
 
 class Store(Protocol):
@@ -40,6 +40,10 @@ class Store(Protocol):
         self, conversation_id: int, message_id: int, content: str | None, tokens: int
     ) -> None:
         """Rewrite a message's text (None keeps it) and delete every later message."""
+        ...
+
+    async def set_message_status(self, message_id: int, status: Status) -> None:
+        """Change a stored message's status (a "failed" user message stays out of windows)."""
         ...
 
     async def recent_messages(

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from storage.migrations import MIGRATIONS
-from storage.models import ChatKey, MessageRecord, UsageRecord
+from storage.models import ChatKey, MessageRecord, Status, UsageRecord
 from storage.postgres_work import PostgresWork
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 
@@ -147,6 +147,12 @@ class PostgresStore(PostgresWork):
                 conversation_id,
                 message_id,
             )
+
+    async def set_message_status(self, message_id: int, status: Status) -> None:
+        """Change a stored message's status (a "failed" user message stays out of windows)."""
+        await self._pool.execute(
+            "UPDATE messages SET status = $1 WHERE id = $2", status, message_id
+        )
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, conversation_id: int, m: MessageRecord) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage.migrations import MIGRATIONS, statements
-from storage.models import ChatKey, MessageRecord, UsageRecord
+from storage.models import ChatKey, MessageRecord, Status, UsageRecord
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 from storage.sqlite_work import SQLiteWork
 
@@ -147,6 +147,11 @@ class SQLiteStore(SQLiteWork):
                 "DELETE FROM messages WHERE conversation_id = ? AND id > ?",
                 (conversation_id, message_id),
             )
+
+    async def set_message_status(self, message_id: int, status: Status) -> None:
+        """Change a stored message's status (a "failed" user message stays out of windows)."""
+        async with self._transaction() as db:
+            await db.execute("UPDATE messages SET status = ? WHERE id = ?", (status, message_id))
 
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()
