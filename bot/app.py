@@ -16,12 +16,15 @@ from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
 from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.ordering import TurnQueue
+from bot.personas import load_personas
+from bot.prices import load_prices
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from bot.tools import build_tools
 from bot.tools.registry import ToolRegistry
 from handlers import register
 from handlers.albums import AlbumCollector
+from handlers.callback_data import CallbackSigner
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
 from handlers.pacer import Pacer
@@ -138,6 +141,8 @@ async def start_services(app: BotApp) -> None:
     settings = app.bot_data.settings
     if settings is None:
         raise RuntimeError("the application was not built by build_application")
+    personas = load_personas(settings.personas_file)  # a broken file stops the start, clearly
+    prices = load_prices(settings.model_prices_file)
     closers: list[Closer] = []
     app.bot_data.closers = closers
     store = await open_store(settings.database_url)
@@ -162,6 +167,9 @@ async def start_services(app: BotApp) -> None:
         albums=AlbumCollector(settings.album_wait),
         bot_username=me.username or "",
         bot_id=me.id,
+        callbacks=CallbackSigner.from_token(settings.telegram_bot_token.get_secret_value()),
+        personas=personas,
+        prices=prices,
     )
     await _announce_commands(app)
     log.info(

@@ -41,6 +41,7 @@ class TurnInput:
     language: str = "en"
     model: str | None = None
     with_names: bool = False  # prefix user messages with their sender (group chats)
+    system_prompt: str | None = None  # the chat's own instructions (/system, /persona)
 
 
 @dataclass
@@ -161,7 +162,7 @@ class ConversationEngine:
         return outcome
 
     async def _load_window(self, state: _Turn, shape: RequestShape) -> None:
-        system = self._config.system_prompt
+        system = state.input.system_prompt or self._config.system_prompt
         budget = max(shape.budget - estimate_tokens(system), 1)
         history = await self._store.recent_messages(
             state.conversation_id, budget, self._config.history_max_messages

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import commands, media, messages
+from handlers import commands, library, media, messages
 from handlers.context import BotApp
 
 
@@ -19,6 +19,7 @@ def register(app: BotApp) -> None:
     app.add_handler(CommandHandler("answerall", commands.answer_all, filters=fresh))
     app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))
     app.add_handler(CommandHandler("image", commands.image_command, filters=fresh))
+    _register_library(app, fresh)
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
@@ -37,3 +38,16 @@ def register(app: BotApp) -> None:
             messages.on_private_unsupported,
         )
     )
+
+
+def _register_library(app: BotApp, fresh: filters.BaseFilter) -> None:
+    """/history /forget /system /persona /usage /stats and their buttons."""
+    app.add_handler(CommandHandler("history", library.history_command, filters=fresh))
+    app.add_handler(CommandHandler("forget", library.forget_command, filters=fresh))
+    app.add_handler(CommandHandler("system", library.system_command, filters=fresh))
+    app.add_handler(CommandHandler("persona", library.persona_command, filters=fresh))
+    app.add_handler(CommandHandler("usage", library.usage_command, filters=fresh))
+    app.add_handler(CommandHandler("stats", library.stats_command, filters=fresh))
+    app.add_handler(CallbackQueryHandler(library.on_history_button, pattern=r"^h:"))
+    app.add_handler(CallbackQueryHandler(library.on_forget_button, pattern=r"^f:"))
+    app.add_handler(CallbackQueryHandler(library.on_persona_button, pattern=r"^p:"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,9 +15,12 @@ from bot.conversation import ConversationEngine, TurnOutcome
 from bot.images import ImageClient
 from bot.llm import LLMClient
 from bot.ordering import TurnQueue
+from bot.personas import Persona
+from bot.prices import Price
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from handlers.albums import AlbumCollector
+from handlers.callback_data import CallbackSigner
 from handlers.pacer import Pacer
 from storage import ChatKey, Store
 
@@ -40,6 +44,10 @@ class Services:
     bot_username: str = ""
     bot_id: int = 0
     turn_listeners: list[TurnListener] = field(default_factory=list)  # told of every ended turn
+    callbacks: CallbackSigner = field(default_factory=CallbackSigner.random)  # button data
+    personas: tuple[Persona, ...] = ()
+    prices: dict[str, Price] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time  # wall clock of quotas and usage (tests inject one)
 
 
 class BotData:

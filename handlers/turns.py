@@ -16,12 +16,23 @@ from telegram.error import TelegramError
 from bot.conversation import TurnInput, TurnOutcome
 from bot.errors import BotError
 from bot.ordering import Place
-from handlers.addressing import chat_key, language_of, reply_target, sender_name, thread_of
+from bot.quotas import LimitReachedError, QuotaLimits, check_quota
+from handlers.access import is_admin
+from handlers.addressing import (
+    chat_key,
+    is_group,
+    language_of,
+    reply_target,
+    sender_name,
+    thread_of,
+)
 from handlers.context import Services
-from handlers.outcome import shown_outcome
+from handlers.notices import notify
+from handlers.outcome import error_text, shown_outcome
 from handlers.reply import LiveReply
 from handlers.turn_log import TurnTimes, log_turn
 from handlers.voice_copy import speak_answer
+from storage import ChatKey, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +75,8 @@ async def answer(
     settings = services.settings
     user = message.from_user
     target = reply_target(message, drafts=settings.stream_mode == "draft")
+    if (refusal := await _quota_refusal(services, message)) is not None:
+        return await _refuse(services, message, key, refusal)
     turn = TurnInput(
         key=key,
         text=question.text,
@@ -74,6 +87,7 @@ async def answer(
         language=language_of(user, settings.default_language),
         model=await services.chat_settings.model(key),
         with_names=target.is_group,
+        system_prompt=await services.chat_settings.instructions(key, services.personas),
     )
     reply = LiveReply(message.get_bot(), services.pacer, target, header=question.header)
     outcome = await _run_and_show(services, message, turn, reply)
@@ -81,6 +95,7 @@ async def answer(
         await speak_answer(services, message, key, outcome.text, turn.language)
     times = TurnTimes(received, started, time.monotonic())
     log_turn(outcome, reply, key, len(question.text), times, turn.model or "")
+    await _record_turn(services, turn, outcome, reply, started)
     for listener in services.turn_listeners:
         listener(key, outcome)
     return outcome
@@ -106,3 +121,62 @@ async def _run_and_show(
     finally:
         typing.cancel()
     return outcome
+
+
+async def _quota_refusal(services: Services, message: Message) -> LimitReachedError | None:
+    """The daily limit this message would pass (bot admins have none), or None."""
+    settings = services.settings
+    limits = QuotaLimits(
+        settings.daily_message_limit,
+        settings.daily_token_limit,
+        settings.group_daily_message_limit,
+    )
+    user_id = message.from_user.id if message.from_user else None
+    if not limits.any or is_admin(user_id, settings.admin_user_ids):
+        return None
+    try:
+        return await check_quota(
+            services.store,
+            limits,
+            now=services.clock(),
+            zone=settings.zone,
+            user_id=user_id,
+            group_id=message.chat.id if is_group(message) else None,
+        )
+    except Exception:
+        # The counts are bookkeeping: a broken read must not silence the bot.
+        log.exception("cannot read the quota counts of chat %s", message.chat.id)
+        return None
+
+
+async def _refuse(
+    services: Services, message: Message, key: ChatKey, refusal: LimitReachedError
+) -> TurnOutcome:
+    """Tell the user the limit and when it resets; no model is called."""
+    language = language_of(message.from_user, services.settings.default_language)
+    log.info("turn refused in chat %s: %s", key.chat_id, refusal.detail)
+    await notify(services, message, error_text(refusal, language, ""))
+    outcome = TurnOutcome(text="", status="failed", error=refusal)
+    for listener in services.turn_listeners:
+        listener(key, outcome)
+    return outcome
+
+
+async def _record_turn(
+    services: Services, turn: TurnInput, outcome: TurnOutcome, reply: LiveReply, started: float
+) -> None:
+    """Store how the turn ended (numbers only) for /usage, /stats and the quotas."""
+    visible = reply.first_visible_at
+    record = TurnRecord(
+        chat_id=turn.key.chat_id,
+        thread_id=turn.key.thread_id,
+        user_id=turn.user_id,
+        model=turn.model or services.settings.openai_model,
+        status=outcome.status,
+        first_visible_ms=None if visible is None else (visible - started) * 1000,
+        created_at=services.clock(),
+    )
+    try:
+        await services.store.record_turn(record)
+    except Exception:
+        log.exception("could not record the turn of chat %s", turn.key.chat_id)
