@@ -722,6 +722,8 @@ class FakeTelegram(LocalServer):
         self._bans: dict[int, float] = {}
         self._last_call: dict[int, float] = {}
         self._failures: list[_Failure] = []
+        self.callback_queries: dict[str, JSON | None] = {}  # id -> answerCallbackQuery params
+        self._query_counter = 0
         self.client_max_size = 100 * 1024 * 1024
         self.shutdown_timeout = 0.1
         self._handlers: dict[str, Callable[[Call], Any]] = {
@@ -745,6 +747,7 @@ class FakeTelegram(LocalServer):
             "getChatAdministrators": self._get_chat_administrators,
             "setMessageReaction": self._set_message_reaction,
             "createForumTopic": self._create_forum_topic,
+            "answerCallbackQuery": self._answer_callback_query,
         }
 
     # ---- lifecycle
@@ -927,6 +930,55 @@ class FakeTelegram(LocalServer):
         """Answer the next ``times`` calls of method (for chat_id, if given) with this error."""
         name = _method_names().get(method.lower(), method)
         self._failures.append(_Failure(name, error_code, description, parameters, chat_id, times))
+
+    def press_button(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str | None = None,
+        *,
+        data: str | None = None,
+        user_id: int | None = None,
+        first_name: str = "Alice",
+        language_code: str = "en",
+    ) -> str:
+        """A user presses an inline button (by its text, or sends raw `data`); the query id."""
+        msg = self.messages.get(chat_id, {}).get(message_id)
+        if msg is None or msg.deleted or not msg.from_bot:
+            raise ValueError(f"no bot message {message_id} in chat {chat_id}")
+        if data is None:
+            rows = (msg.reply_markup or {}).get("inline_keyboard", [])
+            found = [b for row in rows for b in row if b.get("text") == text]
+            if not found:
+                raise ValueError(f"no button {text!r} on message {message_id}")
+            data = str(found[0]["callback_data"])
+        chat = self.chats[chat_id]
+        uid = user_id if user_id is not None else chat_id if chat["type"] == "private" else 1001
+        user = self.users.get(uid) or {
+            "id": uid,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+        self.users[uid] = user
+        self._query_counter += 1
+        query_id = f"{self.bot_id}{self._query_counter:08d}"
+        self.callback_queries[query_id] = None
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": msg.raw,
+            "chat_instance": str(abs(chat_id) * 7 + 3),
+            "data": data,
+        }
+        self.push_update({"callback_query": query})
+        return query_id
+
+    def buttons(self, chat_id: int, message_id: int) -> list[str]:
+        """The texts of a message's inline buttons, row by row."""
+        msg = self.messages[chat_id][message_id]
+        rows = (msg.reply_markup or {}).get("inline_keyboard", [])
+        return [str(b.get("text")) for row in rows for b in row]
 
     # ---- test helpers: inspection
 
@@ -1514,3 +1566,10 @@ class FakeTelegram(LocalServer):
         name = str(call.params["name"])
         thread_id = self.create_forum_topic(int(chat["id"]), name)
         return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    def _answer_callback_query(self, call: Call) -> bool:
+        query_id = str(call.params["callback_query_id"])
+        if query_id not in self.callback_queries or self.callback_queries[query_id] is not None:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        self.callback_queries[query_id] = dict(call.params)
+        return True
