@@ -32,6 +32,7 @@ from bot.quotas import day_start, month_start
 from handlers.access import Access, admitted, check_access, is_admin
 from handlers.addressing import chat_key, is_group, language_of, reply_target
 from handlers.context import BotContext, Services
+from handlers.groups import may_change_settings
 from handlers.notices import notify
 from storage import ChatKey, ModelUsage
 
@@ -53,6 +54,7 @@ class _Ask:
     message: Message
     user: User | None
     language: str
+    pressed: bool = False  # a button press: `message` is the bot's, `user` pressed it
 
     @property
     def key(self) -> ChatKey:
@@ -95,6 +97,8 @@ class _Ask:
 
     async def may_manage(self) -> bool:
         """Private chats: the user. Groups: the group's Telegram admins and the bot's admins."""
+        if not self.pressed:
+            return await may_change_settings(self.services, self.message)
         if not is_group(self.message):
             return True
         if self.user is None:
@@ -102,9 +106,8 @@ class _Ask:
         if is_admin(self.user.id, self.services.settings.admin_user_ids):
             return True
         try:
-            member = await self.message.get_bot().get_chat_member(
-                self.message.chat.id, self.user.id
-            )
+            bot = self.message.get_bot()
+            member = await bot.get_chat_member(self.message.chat.id, self.user.id)
         except TelegramError as exc:
             log.warning("cannot check admin rights in %s: %s", self.message.chat.id, exc)
             return False
@@ -162,7 +165,7 @@ async def _pressed(update: Update, context: BotContext, prefix: str) -> tuple[_A
         await _answer_query(query)
         return None
     language = language_of(user, services.settings.default_language)
-    return _Ask(services, message, user, language), payload.removeprefix(prefix)
+    return _Ask(services, message, user, language, pressed=True), payload.removeprefix(prefix)
 
 
 def _button(ask: _Ask, text: str, payload: str) -> InlineKeyboardButton:

@@ -264,3 +264,30 @@ async def test_new_commands_are_in_every_menu(harness: Harness) -> None:
     for language in ("", "vi", "zh"):
         names = [c["command"] for c in harness.telegram.my_commands(language_code=language)]
         assert {"history", "forget", "system", "persona", "usage", "stats"} <= set(names)
+
+
+async def test_topics_have_their_own_history_and_forget(harness: Harness) -> None:
+    await harness.restart(allowed_chat_ids=str(GROUP))
+    harness.provider.set_default(_echo)
+    telegram = harness.telegram
+    telegram.add_chat(GROUP, "supergroup", title="Forum", is_forum=True)
+    travel, food = (
+        telegram.create_forum_topic(GROUP, "Travel"),
+        telegram.create_forum_topic(GROUP, "Food"),
+    )
+    telegram.set_admins(GROUP, [1001])
+    for topic, text in ((travel, "/ask trains in Japan"), (food, "/ask best pho")):
+        telegram.user_message(GROUP, text, chat_type="supergroup", user_id=1001, thread_id=topic)
+    await harness.answer(GROUP, count=2, turns=2)
+    telegram.user_message(GROUP, "/history", chat_type="supergroup", thread_id=travel)
+    await harness.notice(GROUP, count=3)
+    listing = _last(harness, GROUP)
+    assert listing.thread_id == travel and "trains in Japan" in (listing.text or "")
+    assert "pho" not in (listing.text or "")
+    telegram.user_message(GROUP, "/forget", chat_type="supergroup", thread_id=travel)
+    await harness.notice(GROUP, count=4)
+    confirm = _last(harness, GROUP)
+    await _press(harness, GROUP, confirm.message_id, "Delete everything", user_id=1001)
+    assert (await harness.store.conversations(ChatKey(GROUP, travel), 0, 10)).total == 0
+    kept = await harness.stored(GROUP, food)
+    assert (kept[0].content, kept[1].content) == ("best pho", "re: [Alice]: best pho")
