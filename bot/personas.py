@@ -45,8 +45,11 @@ def load_personas(path: str) -> tuple[Persona, ...]:
     """The presets in the TOML file at `path` (none when `path` is empty)."""
     if not path:
         return ()
-    with Path(path).open("rb") as handle:
-        return parse_personas(tomllib.load(handle))
+    try:
+        with Path(path).open("rb") as handle:
+            return parse_personas(tomllib.load(handle))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
 
 
 def find_persona(personas: tuple[Persona, ...], name: str | None) -> Persona | None:

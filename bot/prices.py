@@ -40,8 +40,11 @@ def load_prices(path: str) -> dict[str, Price]:
     """The prices in the TOML file at `path` (none when `path` is empty)."""
     if not path:
         return {}
-    with Path(path).open("rb") as handle:
-        return parse_prices(tomllib.load(handle))
+    try:
+        with Path(path).open("rb") as handle:
+            return parse_prices(tomllib.load(handle))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
 
 
 def cost(prices: dict[str, Price], usage: ModelUsage) -> float | None:

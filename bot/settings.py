@@ -6,8 +6,11 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.personas import load_personas
+from bot.prices import load_prices
 
 EVERYONE = "*"
 
@@ -186,6 +189,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must look like sqlite:///path/to/bot.db or postgresql://user:pass@host:5432/db"
             )
+        return value
+
+    @field_validator("personas_file", "model_prices_file")
+    @classmethod
+    def _readable_file(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if value:  # a broken file stops the start with a plain message, and `check` says so
+            load = load_personas if info.field_name == "personas_file" else load_prices
+            load(value)
         return value
 
     @field_validator("timezone")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import string
 from datetime import UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
+from bot.i18n import _STRINGS, LANGUAGES
 from bot.personas import find_persona, parse_personas
 from bot.prices import Price, cost, parse_prices
 from bot.quotas import QuotaLimits, check_quota, day_start, next_midnight
+from bot.settings import Settings
 from handlers.callback_data import MAX_BYTES, CallbackSigner
 from handlers.library import percentile
 from storage import ModelUsage, SQLiteStore, TurnRecord, UsageRecord
@@ -83,3 +87,27 @@ def test_percentiles_by_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 0.5), percentile(values, 0.95)) == (50.0, 95.0)
     assert percentile([], 0.5) is None and percentile([7.0], 0.95) == 7.0
+
+
+def test_broken_files_and_zones_are_settings_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "personas.toml"
+    broken.write_text("[pirate\nprompt = 1", encoding="utf-8")
+    base = {"telegram_bot_token": "1:x", "openai_api_key": "k"}
+    for name, value in (
+        ("personas_file", str(broken)),
+        ("model_prices_file", str(tmp_path / "missing.toml")),
+        ("timezone", "Mars/Olympus"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            Settings(_env_file=None, **base, **{name: value})  # type: ignore[arg-type]
+        assert caught.value.errors()[0]["loc"] == (name,)
+
+
+def test_every_text_in_three_languages_with_the_same_fields() -> None:
+    for key, variants in _STRINGS.items():
+        assert set(variants) == set(LANGUAGES), key
+        fields = [
+            {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            for text in variants.values()
+        ]
+        assert all(f == fields[0] for f in fields), key
