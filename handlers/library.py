@@ -58,12 +58,15 @@ class _Ask:
 
     @property
     def key(self) -> ChatKey:
+        """The conversation slot: the chat, or its forum topic."""
         return chat_key(self.message)
 
     def t(self, text_key: str, /, **params: object) -> str:
+        """A text in the asker's language."""
         return translate(self.language, text_key, **params)
 
     async def say(self, text_key: str, /, **params: object) -> None:
+        """Answer with a short notice."""
         await notify(self.services, self.message, self.t(text_key, **params))
 
     async def send(self, text: str, markup: InlineKeyboardMarkup | None) -> None:

@@ -291,3 +291,27 @@ async def test_topics_have_their_own_history_and_forget(harness: Harness) -> Non
     assert (await harness.store.conversations(ChatKey(GROUP, travel), 0, 10)).total == 0
     kept = await harness.stored(GROUP, food)
     assert (kept[0].content, kept[1].content) == ("best pho", "re: [Alice]: best pho")
+
+
+async def test_group_and_token_limits(harness: Harness) -> None:
+    await harness.restart(
+        allowed_chat_ids=str(GROUP),
+        group_daily_message_limit=2,
+        daily_token_limit=100,
+        admin_user_ids="1005",
+    )
+    harness.provider.set_default(_echo)
+    _group_say(harness, "/ask one", user_id=1001)
+    _group_say(harness, "/ask two", user_id=1002)
+    await harness.answer(GROUP, count=2, turns=2)
+    _group_say(harness, "/ask three", user_id=1003)
+    assert "This group has used today's 2 messages" in (await harness.notice(GROUP, count=3))[-1]
+    _group_say(harness, "/ask four", user_id=1005)
+    await harness.answer(GROUP, count=4, turns=4)
+    assert len(harness.provider.chat_requests()) == 3, "the bot's admin is not limited"
+    harness.provider.script(Text("long"), Usage(100, 20))
+    harness.say("spend my tokens")
+    await harness.answer()
+    harness.say("and more")
+    assert "today's 100 tokens" in (await harness.notice(count=2))[-1]
+    assert len(harness.provider.chat_requests()) == 4
