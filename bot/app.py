@@ -18,6 +18,7 @@ from bot.llm import LLMClient, ModelOptions, build_openai_client
 from bot.ordering import TurnQueue
 from bot.personas import load_personas
 from bot.prices import load_prices
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from bot.tools import build_tools
@@ -27,6 +28,7 @@ from handlers.albums import AlbumCollector
 from handlers.callback_data import CallbackSigner
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
+from handlers.notices import tell_about_error
 from handlers.pacer import Pacer
 from handlers.telegram_request import AiohttpRequest
 from storage import Store, open_store
@@ -89,7 +91,7 @@ def _speech(settings: Settings, chat_client: AsyncOpenAI, closers: list[Closer])
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
         speech_client = build_openai_client(
-            speech_key or settings.openai_api_key.get_secret_value(),
+            settings.transcription_key,
             settings.transcription_base_url or settings.openai_base_url,
             settings.request_timeout,
             settings.request_timeout,
@@ -160,6 +162,8 @@ async def start_services(app: BotApp) -> None:
         llm=llm,
         pacer=_pacer(settings),
         queue=TurnQueue(),
+        signer=CallbackSigner(settings.telegram_bot_token.get_secret_value()),
+        sandbox=Sandbox(settings.sandbox_jobs),
         speech=_speech(settings, openai_client, closers),
         images=ImageClient(
             openai_client, http, model=settings.image_model, size=settings.image_size
@@ -167,7 +171,6 @@ async def start_services(app: BotApp) -> None:
         albums=AlbumCollector(settings.album_wait),
         bot_username=me.username or "",
         bot_id=me.id,
-        callbacks=CallbackSigner.from_token(settings.telegram_bot_token.get_secret_value()),
         personas=personas,
         prices=prices,
     )
@@ -193,11 +196,13 @@ async def stop_services(app: BotApp) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Unexpected errors go to the log with their traceback, never to a chat."""
+    """Unexpected errors go to the log with their traceback; the chat gets a short word."""
     chat = (
         update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
     )
     log.error("unhandled error (chat %s)", chat, exc_info=context.error)
+    if isinstance(update, Update) and context.bot_data.services is not None:
+        await tell_about_error(context.bot_data.services, update)
 
 
 class BotRuntime:

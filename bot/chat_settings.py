@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Generic, TypeVar
 
 from bot.personas import Persona, find_persona
@@ -53,6 +54,36 @@ ACCESS_NOTICE_SENT: ChatSetting[bool] = ChatSetting(
 )
 SYSTEM_PROMPT: ChatSetting[str | None] = ChatSetting("system_prompt", _text, _text)
 PERSONA: ChatSetting[str | None] = ChatSetting("persona", _text, _text)
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """The conversation's latest answer: what it answered and where it is shown."""
+
+    conversation_id: int
+    user_message_id: int  # the stored question
+    question_message_id: int  # the question's Telegram message
+    message_ids: list[int] = field(default_factory=list)  # the answer's Telegram messages
+    asker_id: int | None = None
+    cut: bool = False  # ended by the model's length limit
+
+
+def _read_answer(value: str | None) -> AnswerRecord | None:
+    if not value:
+        return None
+    try:
+        return AnswerRecord(**json.loads(value))
+    except (ValueError, TypeError):
+        return None
+
+
+def _write_answer(record: AnswerRecord | None) -> str | None:
+    return None if record is None else json.dumps(asdict(record))
+
+
+LAST_ANSWER: ChatSetting[AnswerRecord | None] = ChatSetting(
+    "last_answer", _read_answer, _write_answer
+)
 
 
 class ChatSettings:

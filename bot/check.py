@@ -35,6 +35,9 @@ def explain_settings_error(error: ValidationError) -> list[str]:
     """One plain line per invalid or missing setting."""
     lines = []
     for item in error.errors():
+        if not item["loc"]:  # a rule about several settings says which ones itself
+            lines.append(str(item["msg"]).removeprefix("Value error, ") + ".")
+            continue
         name = str(item["loc"][0]) if item["loc"] else "?"
         env = name.upper()
         if item["type"] == "missing":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -12,7 +15,7 @@ from bot.fallbacks import Progress, RequestShape, next_shape
 from bot.llm import ChatModel, ReasoningDelta, StreamEnd, TextDelta, Usage
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
-from bot.tools.registry import ToolRegistry
+from bot.tools.registry import ToolBudget, ToolRegistry
 from storage import ChatKey, MessageRecord, Status, Store, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,9 @@ class TurnInput:
     model: str | None = None
     with_names: bool = False  # prefix user messages with their sender (group chats)
     system_prompt: str | None = None  # the chat's own instructions (/system, /persona)
+    reask_message_id: int | None = None  # answer this stored message again (new text or "")
+    stop: asyncio.Event | None = None  # set to end the turn now, keeping what was shown
+    on_question_stored: Callable[[int], None] | None = None  # told the stored question's id
 
 
 @dataclass
@@ -58,6 +64,8 @@ class TurnOutcome:
     rounds: int = 0
     usage: Usage | None = None
     first_chunk_at: float | None = None
+    stopped: bool = False
+    user_message_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class _Turn:
     stored_upto: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
     window: list[MessageRecord] = field(default_factory=list)
+    tool_budget: ToolBudget | None = None  # tool calls left in this turn
 
     @property
     def text(self) -> str:
@@ -147,19 +156,53 @@ class ConversationEngine:
     async def run(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
         """Run one turn to its end; errors come back in the outcome, never raised."""
         conversation_id = await self._store.active_conversation(turn.key)
-        user = MessageRecord(
-            role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
+        tokens = estimate_message_tokens(turn.text, turn.parts)
+        if turn.reask_message_id is None:
+            user = MessageRecord(
+                role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
+            )
+            user.tokens = tokens
+            user_message_id = await self._store.add_message(conversation_id, user)
+            if turn.on_question_stored is not None:
+                turn.on_question_stored(user_message_id)
+        else:
+            # Asked again: an empty text keeps the stored question (regenerate).
+            user_message_id = turn.reask_message_id
+            text = turn.text or None
+            await self._store.replace_from(conversation_id, user_message_id, text, tokens)
+        outcome = TurnOutcome(
+            text="",
+            status="failed",
+            conversation_id=conversation_id,
+            user_message_id=user_message_id,
         )
-        user.tokens = estimate_message_tokens(turn.text, turn.parts)
-        await self._store.add_message(conversation_id, user)
-        outcome = TurnOutcome(text="", status="failed", conversation_id=conversation_id)
         state = _Turn(turn, conversation_id, turn.model or self._config.model, sink, outcome)
         try:
-            await self._rounds(state)
+            await self._rounds_until_stopped(state)
         except ProviderError as exc:
             outcome.error = exc
         await self._finish(state)
         return outcome
+
+    async def _rounds_until_stopped(self, state: _Turn) -> None:
+        """The model rounds, abandoned (provider stream closed, tools cancelled) on stop."""
+        stop = state.input.stop
+        if stop is None:
+            await self._rounds(state)
+            return
+        rounds = asyncio.ensure_future(self._rounds(state))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({rounds, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not rounds.done():
+                rounds.cancel()
+                state.outcome.stopped = True
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rounds
+        if not state.outcome.stopped:
+            rounds.result()
 
     async def _load_window(self, state: _Turn, shape: RequestShape) -> None:
         system = state.input.system_prompt or self._config.system_prompt
@@ -226,7 +269,9 @@ class ConversationEngine:
         outcome = state.outcome
         full = state.text
         outcome.text = full.strip()
-        if outcome.error is not None:
+        if outcome.stopped:
+            outcome.status = "interrupted"
+        elif outcome.error is not None:
             outcome.status = "interrupted" if state.answer else "failed"
         elif outcome.finish_reason in ("length", "content_filter"):
             outcome.status = "interrupted" if outcome.text else "failed"
@@ -305,7 +350,9 @@ class ConversationEngine:
             label = self._tools.status_label(call, state.input.language)
             if label:
                 state.sink.status(label)
-        results = await self._tools.run_all(calls)
+        if state.tool_budget is None:
+            state.tool_budget = self._tools.budget()
+        results = await self._tools.run_all(calls, state.tool_budget)
         assistant = MessageRecord(
             role="assistant",
             content=said,

@@ -30,6 +30,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "Commands:\n"
             "/ask <question> – ask me (in groups)\n"
             "/new – start a fresh conversation (alias /reset)\n"
+            "/stop – stop the answer being written\n"
             "/model – show or change the model\n"
             "/answerall on|off – in a group, answer every message (admins)\n"
             "/voice – spoken copies of answers on/off\n"
@@ -46,6 +47,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "Các lệnh:\n"
             "/ask <câu hỏi> – hỏi tôi (trong nhóm)\n"
             "/new – bắt đầu cuộc trò chuyện mới (hoặc /reset)\n"
+            "/stop – dừng câu trả lời đang viết\n"
             "/model – xem hoặc đổi mô hình\n"
             "/answerall on|off – trong nhóm, trả lời mọi tin nhắn (quản trị viên)\n"
             "/voice – bật/tắt bản đọc câu trả lời\n"
@@ -62,6 +64,7 @@ _STRINGS: dict[str, dict[str, str]] = {
             "命令：\n"
             "/ask <问题> – 向我提问（群组中）\n"
             "/new – 开始新对话（别名 /reset）\n"
+            "/stop – 停止正在生成的回答\n"
             "/model – 查看或切换模型\n"
             "/answerall on|off – 在群组中回复每条消息（管理员）\n"
             "/voice – 开关语音回复\n"
@@ -201,6 +204,55 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "the provider's content filter stopped it.",
         "vi": "bộ lọc nội dung của nhà cung cấp đã chặn.",
         "zh": "被服务商的内容过滤器拦截。",
+    },
+    "stopped": {
+        "en": "⏹ Stopped.",
+        "vi": "⏹ Đã dừng.",
+        "zh": "⏹ 已停止。",
+    },
+    "resumed_after_restart": {
+        "en": "↻ A restart interrupted this answer; here it is again.",
+        "vi": "↻ Câu trả lời bị gián đoạn do khởi động lại; đây là câu trả lời mới.",
+        "zh": "↻ 重启打断了这个回答，以下是重新生成的回答。",
+    },
+    "btn_stop": {"en": "⏹ Stop", "vi": "⏹ Dừng", "zh": "⏹ 停止"},
+    "btn_regenerate": {"en": "🔄 Regenerate", "vi": "🔄 Trả lời lại", "zh": "🔄 重新生成"},
+    "btn_continue": {"en": "➡️ Continue", "vi": "➡️ Viết tiếp", "zh": "➡️ 继续"},
+    "continue_prompt": {
+        "en": "Continue exactly where your previous answer stopped.",
+        "vi": "Continue exactly where your previous answer stopped.",
+        "zh": "Continue exactly where your previous answer stopped.",
+    },
+    "toast_not_yours": {
+        "en": "Only the person who asked (or a group admin) can do this.",
+        "vi": "Chỉ người đã hỏi (hoặc quản trị viên nhóm) mới làm được việc này.",
+        "zh": "只有提问者（或群管理员）可以这样做。",
+    },
+    "toast_not_latest": {
+        "en": "Only the latest answer can be regenerated or continued.",
+        "vi": "Chỉ có thể trả lời lại hoặc viết tiếp câu trả lời mới nhất.",
+        "zh": "只能重新生成或继续最新的回答。",
+    },
+    "toast_finished": {
+        "en": "This answer has already finished.",
+        "vi": "Câu trả lời này đã kết thúc.",
+        "zh": "这个回答已经结束了。",
+    },
+    "toast_stopping": {"en": "Stopping…", "vi": "Đang dừng…", "zh": "正在停止…"},
+    "toast_busy": {
+        "en": "Please wait for the current answer to finish.",
+        "vi": "Vui lòng đợi câu trả lời hiện tại kết thúc.",
+        "zh": "请等待当前回答结束。",
+    },
+    "stop_nothing": {
+        "en": "Nothing is being answered right now.",
+        "vi": "Hiện không có câu trả lời nào đang chạy.",
+        "zh": "当前没有正在生成的回答。",
+    },
+    "cmd_stop": {
+        "en": "Stop the answer being written",
+        "vi": "Dừng câu trả lời đang viết",
+        "zh": "停止正在生成的回答",
     },
     "empty_answer": {
         "en": "The model returned an empty answer. Please try again.",
@@ -376,6 +428,31 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "Note: the file is long; I read its first {limit} characters.",
         "vi": "Lưu ý: tệp dài; tôi đã đọc {limit} ký tự đầu.",
         "zh": "注意：文件较长，我读取了前 {limit} 个字符。",
+    },
+    "error_image_too_large": {
+        "en": "This picture is too large ({width}×{height} pixels). I accept up to {limit} megapixels.",
+        "vi": "Ảnh này quá lớn ({width}×{height} điểm ảnh). Tôi nhận tối đa {limit} megapixel.",
+        "zh": "这张图片太大（{width}×{height} 像素）。我最多接受 {limit} 百万像素。",
+    },
+    "error_file_too_complex": {
+        "en": "This file is too big or too complex for me to read within my limits.",
+        "vi": "Tệp này quá lớn hoặc quá phức tạp để tôi đọc trong giới hạn cho phép.",
+        "zh": "这个文件太大或太复杂，超出了我的读取限制。",
+    },
+    "document_pages_truncated": {
+        "en": "Note: the file is long; I read its first {pages} of {total} pages.",
+        "vi": "Lưu ý: tệp dài; tôi đã đọc {pages} trên {total} trang đầu.",
+        "zh": "注意：文件较长，我读取了 {total} 页中的前 {pages} 页。",
+    },
+    "error_voice_too_long": {
+        "en": "This recording is too long ({seconds} s). I transcribe recordings up to {limit} s.",
+        "vi": "Bản ghi âm này quá dài ({seconds} giây). Tôi chỉ chuyển bản ghi tối đa {limit} giây.",
+        "zh": "这段录音太长（{seconds} 秒）。我最多转写 {limit} 秒的录音。",
+    },
+    "transcript_truncated": {
+        "en": "Note: the transcript is long; I kept its first {limit} characters.",
+        "vi": "Lưu ý: bản chép lời dài; tôi giữ {limit} ký tự đầu.",
+        "zh": "注意：转写文本较长，我保留了前 {limit} 个字符。",
     },
     "photo_question": {
         "en": "What is in this picture?",

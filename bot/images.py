@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -55,13 +56,22 @@ class ImageClient:
         raise InputError("error_image_failed", "neither b64_json nor url")
 
     async def _download(self, url: str) -> bytes:
+        """The image at `url` (http or https only), read no further than MAX_IMAGE_BYTES."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise InputError("error_image_failed", "the image URL is not http(s)")
+        received = bytearray()
         try:
-            response = await self._http.get(url)
-            response.raise_for_status()
+            async with self._http.stream("GET", url) as response:
+                response.raise_for_status()
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+                    raise InputError("error_image_failed", "image too large")
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) > MAX_IMAGE_BYTES:
+                        raise InputError("error_image_failed", "image too large")
         except httpx.HTTPError as exc:
             raise InputError(
                 "error_image_failed", f"download failed: {type(exc).__name__}"
             ) from exc
-        if len(response.content) > MAX_IMAGE_BYTES:
-            raise InputError("error_image_failed", "image too large")
-        return response.content
+        return bytes(received)

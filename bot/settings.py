@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +60,16 @@ def _parse_names(value: object) -> tuple[str, ...]:
     return tuple(p.strip() for p in str(value).split(",") if p.strip())
 
 
+def same_host(url: str, other: str) -> bool:
+    """Whether two URLs reach the same host and port (where one key may go to both)."""
+    first, second = urlsplit(url.strip()), urlsplit(other.strip())
+    return (first.hostname, first.port, first.scheme) == (
+        second.hostname,
+        second.port,
+        second.scheme,
+    )
+
+
 class Settings(BaseSettings):
     """The bot's configuration; names match DESIGN.md's contract."""
 
@@ -92,6 +103,11 @@ class Settings(BaseSettings):
     provider_max_retries: int = Field(default=3, ge=0, le=10)
     max_retry_wait: float = Field(default=30.0, ge=0)
 
+    # Durability and replicas
+    shutdown_grace: float = Field(default=8.0, ge=0, le=60)
+    replica_id: str = Field(default_factory=socket.gethostname)
+    inbox_lease: float = Field(default=30.0, ge=2, le=600)
+
     # Memory
     database_url: str = "sqlite:///data/bot.db"
     history_token_budget: int = Field(default=8000, ge=200)
@@ -117,6 +133,8 @@ class Settings(BaseSettings):
     transcription_api_key: SecretStr = SecretStr("")
     tts_model: str = "gpt-4o-mini-tts"
     tts_voice: str = "alloy"
+    max_voice_seconds: int = Field(default=900, ge=1)
+    max_transcript_chars: int = Field(default=20000, ge=100)
 
     # Photos, documents, pictures on request
     max_image_side: int = Field(default=2048, ge=256, le=8192)
@@ -124,11 +142,18 @@ class Settings(BaseSettings):
     image_model: str = "gpt-image-1"
     image_size: str = "1024x1024"
     album_wait: float = Field(default=1.0, ge=0.1, le=10)
+    max_image_pixels: int = Field(default=40_000_000, ge=1_000_000)
+    document_max_pages: int = Field(default=50, ge=1)
+    document_timeout: float = Field(default=20.0, gt=0)
+    sandbox_jobs: int = Field(default=2, ge=1)
 
     # Tools
     tools: NameList = ("weather", "search")
     max_tool_rounds: int = Field(default=5, ge=0, le=20)
     tool_timeout: float = Field(default=15.0, gt=0)
+    max_tool_calls_per_round: int = Field(default=5, ge=1)
+    max_tool_calls_per_turn: int = Field(default=12, ge=1)
+    max_tool_result_chars: int = Field(default=8000, ge=200)
     weather_api_url: str = "https://api.open-meteo.com/v1"
     geocoding_api_url: str = "https://geocoding-api.open-meteo.com/v1"
     search_provider: Literal["auto", "searxng", "tavily", "duckduckgo"] = "auto"
@@ -219,6 +244,27 @@ class Settings(BaseSettings):
         if self.available_models and self.openai_model not in self.available_models:
             self.available_models = (self.openai_model, *self.available_models)
         return self
+
+    @model_validator(mode="after")
+    def _transcription_key_for_another_host(self) -> Settings:
+        if not self.transcription_api_key.get_secret_value() and not same_host(
+            self.transcription_base_url or self.openai_base_url, self.openai_base_url
+        ):
+            raise ValueError(
+                "TRANSCRIPTION_BASE_URL points to another host than OPENAI_BASE_URL: "
+                "set TRANSCRIPTION_API_KEY (the chat provider's key is never sent elsewhere)"
+            )
+        return self
+
+    @property
+    def transcription_key(self) -> str:
+        """The key for the transcription endpoint: its own, or the chat provider's on its host."""
+        own = self.transcription_api_key.get_secret_value()
+        if own:
+            return own
+        if same_host(self.transcription_base_url or self.openai_base_url, self.openai_base_url):
+            return self.openai_api_key.get_secret_value()
+        raise ValueError("TRANSCRIPTION_API_KEY is required for another host")
 
     @property
     def database_path(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from datetime import timedelta
 
 import openai
 
@@ -134,3 +135,19 @@ class SpeechClient:
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise InputError("error_tts_failed", str(exc)) from exc
         return bytes(response.content)
+
+
+def check_duration(duration: float | timedelta | None, limit: int) -> None:
+    """Refuse a recording longer than `limit` seconds (Telegram tells it before any download)."""
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration or 0)
+    if seconds > limit:
+        raise InputError("error_voice_too_long", seconds=round(seconds), limit=limit)
+
+
+def cap_transcript(text: str, limit: int) -> tuple[str, bool]:
+    """The transcript cut to `limit` characters (at a word when one is near), and whether it was."""
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    space = cut.rfind(" ", limit * 9 // 10)
+    return (cut[:space] if space > 0 else cut).rstrip() + "…", True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import commands, library, media, messages
+from handlers import answer_actions, commands, library, media, messages
 from handlers.context import BotApp
 
 
@@ -20,9 +20,18 @@ def register(app: BotApp) -> None:
     app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))
     app.add_handler(CommandHandler("image", commands.image_command, filters=fresh))
     _register_library(app, fresh)
+    app.add_handler(CommandHandler("stop", answer_actions.stop_command, filters=fresh))
+    app.add_handler(CallbackQueryHandler(answer_actions.on_answer_button, pattern=r"^a[src]\."))
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION),
+            answer_actions.on_edited_message,
+        )
+    )
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, messages.on_private_text)
+        # Known commands matched above; an unknown /command in a private chat is text.
+        MessageHandler(private & filters.TEXT, messages.on_private_text)
     )
     groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
     readable = (
@@ -38,6 +47,8 @@ def register(app: BotApp) -> None:
             messages.on_private_unsupported,
         )
     )
+    # Any other press (forged, stale, from an old version) only stops the client's spinner.
+    app.add_handler(CallbackQueryHandler(answer_actions.on_unknown_button))
 
 
 def _register_library(app: BotApp, fresh: filters.BaseFilter) -> None:

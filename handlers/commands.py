@@ -16,10 +16,9 @@ from bot.i18n import LANGUAGES, translate
 from handlers.access import admitted
 from handlers.addressing import chat_key, is_group, language_of, reply_target
 from handlers.context import BotContext, Services
-from handlers.groups import may_change_settings, quoted, real_reply
+from handlers.groups import may_change_settings, quoted, real_reply, with_quote
 from handlers.library import LIBRARY_COMMANDS
 from handlers.media import answer_media, has_media
-from handlers.messages import with_quote
 from handlers.notices import notify
 from handlers.outcome import error_text
 from handlers.turns import Question, answer
@@ -32,6 +31,7 @@ COMMANDS = (
     "new",
     "reset",
     "ask",
+    "stop",
     "model",
     "voice",
     "image",

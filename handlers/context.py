@@ -17,9 +17,11 @@ from bot.llm import LLMClient
 from bot.ordering import TurnQueue
 from bot.personas import Persona
 from bot.prices import Price
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from handlers.albums import AlbumCollector
+from handlers.answer_controls import RunningAnswers
 from handlers.callback_data import CallbackSigner
 from handlers.pacer import Pacer
 from storage import ChatKey, Store
@@ -38,16 +40,18 @@ class Services:
     llm: LLMClient
     pacer: Pacer
     queue: TurnQueue
+    signer: CallbackSigner
+    sandbox: Sandbox
     speech: SpeechClient | None = None
     images: ImageClient | None = None
     albums: AlbumCollector[Message] = field(default_factory=lambda: AlbumCollector(1.0))
     bot_username: str = ""
     bot_id: int = 0
     turn_listeners: list[TurnListener] = field(default_factory=list)  # told of every ended turn
-    callbacks: CallbackSigner = field(default_factory=CallbackSigner.random)  # button data
     personas: tuple[Persona, ...] = ()
     prices: dict[str, Price] = field(default_factory=dict)
     clock: Callable[[], float] = time.time  # wall clock of quotas and usage (tests inject one)
+    running: RunningAnswers = field(default_factory=RunningAnswers)
 
 
 class BotData:

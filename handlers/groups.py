@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Message, MessageEntity
+from telegram import Bot, Message, MessageEntity
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
@@ -83,6 +83,15 @@ def quoted(message: Message | None, bot_id: int) -> str | None:
     return f'(In reply to {who}: "{text}")'
 
 
+def with_quote(services: Services, message: Message, text: str) -> str:
+    """The user's text, preceded by the message it replies to (when that is someone else's)."""
+    replied = real_reply(message)
+    if replied is None or (replied.from_user and replied.from_user.id == services.bot_id):
+        return text
+    context_line = quoted(replied, services.bot_id)
+    return f"{context_line}\n{text}" if context_line else text
+
+
 async def answers_all(services: Services, chat_id: int) -> bool:
     """Whether a group's admins switched it to answer every message."""
     return await services.chat_settings.get(ChatKey(chat_id), ANSWER_ALL)
@@ -99,9 +108,14 @@ async def may_change_settings(services: Services, message: Message) -> bool:
         return True  # an anonymous group admin
     if user is None:
         return False
+    return await is_group_admin(message.get_bot(), message.chat.id, user.id)
+
+
+async def is_group_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
+    """Whether the user administers the group (asked of Telegram; False when it cannot say)."""
     try:
-        member = await message.get_bot().get_chat_member(message.chat.id, user.id)
+        member = await bot.get_chat_member(chat_id, user_id)
     except TelegramError as exc:
-        log.warning("cannot check admin rights in %s: %s", message.chat.id, exc)
+        log.warning("cannot check admin rights in %s: %s", chat_id, exc)
         return False
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)

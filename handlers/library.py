@@ -150,7 +150,7 @@ async def _pressed(update: Update, context: BotContext, prefix: str) -> tuple[_A
     if query is None:
         return None
     services = context.services
-    payload = services.callbacks.verify(query.data)
+    payload = services.signer.verify(query.data)
     message = query.message
     user = query.from_user
     if payload is None or not payload.startswith(prefix) or not isinstance(message, Message):
@@ -172,7 +172,7 @@ async def _pressed(update: Update, context: BotContext, prefix: str) -> tuple[_A
 
 
 def _button(ask: _Ask, text: str, payload: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=ask.services.callbacks.sign(payload))
+    return InlineKeyboardButton(text, callback_data=ask.services.signer.sign(payload))
 
 
 def _short(text: str, limit: int) -> str:

@@ -13,14 +13,21 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.errors import BotError, InputError
 from bot.i18n import translate
-from bot.media import document_text, escape_markdown, image_part, is_pdf, is_text_document
+from bot.media import (
+    MediaLimits,
+    escape_markdown,
+    image_part,
+    is_pdf,
+    is_text_document,
+    read_document,
+    truncation_note,
+)
 from bot.ordering import Place
-from bot.speech import upload_name
+from bot.speech import cap_transcript, check_duration, upload_name
 from handlers.access import admitted
 from handlers.addressing import chat_key, is_group, language_of, thread_of
 from handlers.context import BotContext, Services
-from handlers.groups import answers_all, mentions_bot, replies_to_bot, strip_mention
-from handlers.messages import with_quote
+from handlers.groups import answers_all, mentions_bot, replies_to_bot, strip_mention, with_quote
 from handlers.notices import notify
 from handlers.outcome import error_text
 from handlers.turns import Question, answer
@@ -73,25 +80,33 @@ def has_media(message: Message) -> bool:
     )
 
 
-async def _transcribe(services: Services, message: Message) -> MediaInput:
+async def _transcribe(services: Services, message: Message, language: str) -> MediaInput:
     if services.speech is None:
         raise InputError("error_no_transcription")
     name: str | None = None
     if message.voice:
         kind, file_id, size = "voice", message.voice.file_id, message.voice.file_size
-        mime = message.voice.mime_type
+        mime, duration = message.voice.mime_type, message.voice.duration
     elif message.audio:
         kind, file_id, size = "audio", message.audio.file_id, message.audio.file_size
         name, mime = message.audio.file_name, message.audio.mime_type
+        duration = message.audio.duration
     else:
         assert message.video_note is not None
         kind, file_id, size = "video_note", message.video_note.file_id, message.video_note.file_size
         name, mime = "video.mp4", "video/mp4"
+        duration = message.video_note.duration
     filename, content_type = upload_name(kind, name, mime)
+    check_duration(duration, services.settings.max_voice_seconds)
     data = await download(services, message, file_id, size)
     transcript = await services.speech.transcribe(data, filename, content_type)
-    quote = escape_markdown(transcript)
-    return MediaInput(text=transcript, kind="voice", header=f"🎤 _{quote}_")
+    limit = services.settings.max_transcript_chars
+    transcript, cut = cap_transcript(transcript, limit)
+    header = f"🎤 _{escape_markdown(transcript)}_"
+    if cut:
+        note = translate(language, "transcript_truncated", limit=limit)
+        header += f"\n\n_{escape_markdown(note)}_"
+    return MediaInput(text=transcript, kind="voice", header=header)
 
 
 async def _photos(services: Services, messages: list[Message], language: str) -> MediaInput:
@@ -105,7 +120,9 @@ async def _photos(services: Services, messages: list[Message], language: str) ->
             assert message.document is not None
             file_id, size = message.document.file_id, message.document.file_size
         data = await download(services, message, file_id, size)
-        parts.append(await image_part(data, services.settings.max_image_side))
+        parts.append(
+            await image_part(data, MediaLimits.from_settings(services.settings, services.sandbox))
+        )
         caption = caption or (message.caption or "")
     text = strip_mention(caption, services.bot_username) or translate(language, "photo_question")
     return MediaInput(text=text, kind="photo", parts=parts)
@@ -118,26 +135,54 @@ async def _document(services: Services, message: Message, language: str) -> Medi
     if not (is_pdf(name, mime) or is_text_document(name, mime)):
         raise InputError("error_document_type", types="txt, md, csv, json, code, pdf")
     data = await download(services, message, document.file_id, document.file_size)
-    limit = services.settings.document_max_chars
-    content, cut = await document_text(data, name, mime, limit)
+    limits = MediaLimits.from_settings(services.settings, services.sandbox)
+    read = await read_document(data, name, mime, limits)
     question = strip_mention(message.caption or "", services.bot_username)
     question = question or translate(language, "document_question")
-    note = f"\n[The file was cut to its first {limit} characters.]" if cut else ""
-    text = f"{question}\n\nFile: {name or 'document'}\n```\n{content}\n```{note}"
-    header = f"📄 _{escape_markdown(translate(language, 'document_truncated', limit=limit))}_"
-    return MediaInput(text=text, kind="document", header=header if cut else None)
+    note, key, params = truncation_note(read, limits)
+    note = note if read.cut else ""
+    text = f"{question}\n\nFile: {name or 'document'}\n```\n{read.text}\n```{note}"
+    header = f"📄 _{escape_markdown(translate(language, key, **params))}_"
+    return MediaInput(text=text, kind="document", header=header if read.cut else None)
 
 
 async def read_media(services: Services, messages: list[Message], language: str) -> MediaInput:
     """Turn one media message (or an album) into the input of a turn."""
     first = messages[0]
+    if len(messages) > 1 and not all(m.photo or _image_document(m) for m in messages):
+        return await _album(services, messages, language)
     if first.voice or first.audio or first.video_note:
-        return await _transcribe(services, first)
+        return await _transcribe(services, first, language)
     if first.photo or _image_document(first):
         return await _photos(services, messages, language)
     if first.document:
         return await _document(services, first, language)
     raise InputError("error_unsupported")
+
+
+async def _album(services: Services, messages: list[Message], language: str) -> MediaInput:
+    """Every item of an album (pictures, documents, recordings), each within its limits."""
+    pictures = [m for m in messages if m.photo or _image_document(m)]
+    items = [await _photos(services, pictures, language)] if pictures else []
+    for message in messages:
+        if message not in pictures:
+            items.append(await read_media(services, [message], language))
+    return merge_media(items, services.settings.document_max_chars)
+
+
+def merge_media(items: list[MediaInput], max_chars: int) -> MediaInput:
+    """One input from an album's items; items past `max_chars` in all are left out (and said)."""
+    texts = [items[0].text]
+    for item in items[1:]:
+        if sum(map(len, texts)) + len(item.text) > max_chars:
+            left = len(items) - len(texts)
+            texts.append(f"[{left} more file(s) of the album were not read: too much text.]")
+            break
+        texts.append(item.text)
+    parts = [part for item in items for part in item.parts]
+    headers = [item.header for item in items if item.header]
+    kind = "photo" if parts else items[0].kind
+    return MediaInput("\n\n".join(texts), kind, parts, "\n".join(headers) or None)
 
 
 def sender_label(message: Message) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Message, Update
 
 from bot.i18n import translate
+from bot.ordering import Place
 from handlers.access import admitted
 from handlers.addressing import chat_key, language_of
 from handlers.context import BotContext, Services
@@ -16,7 +17,9 @@ from handlers.groups import (
     real_reply,
     replies_to_bot,
     strip_mention,
+    with_quote,
 )
+from handlers.media import answer_media, has_media
 from handlers.notices import notify
 from handlers.turns import Question, answer
 
@@ -32,15 +35,6 @@ async def on_private_text(update: Update, context: BotContext) -> None:
             await answer(services, message, Question(message.text), place)
 
 
-def with_quote(services: Services, message: Message, text: str) -> str:
-    """The user's text, preceded by the message it replies to (when that is someone else's)."""
-    replied = real_reply(message)
-    if replied is None or (replied.from_user and replied.from_user.id == services.bot_id):
-        return text
-    context_line = quoted(replied, services.bot_id)
-    return f"{context_line}\n{text}" if context_line else text
-
-
 async def on_group_message(update: Update, context: BotContext) -> None:
     """In groups: answer mentions, replies to the bot, and everything when switched on."""
     message = update.effective_message
@@ -54,9 +48,21 @@ async def on_group_message(update: Update, context: BotContext) -> None:
         )
         text = strip_mention(message_text(message), services.bot_username)
         wanted = addressed or await answers_all(services, message.chat.id)
-        if not wanted or not await admitted(services, message) or not text:
+        if not wanted or not await admitted(services, message):
             return
-        await answer(services, message, Question(with_quote(services, message, text)), place)
+        if text:
+            await answer(services, message, Question(with_quote(services, message, text)), place)
+        elif addressed:
+            await _about_replied(services, message, place)
+
+
+async def _about_replied(services: Services, message: Message, place: Place) -> None:
+    """A bare mention in reply to a message asks about that message."""
+    replied = real_reply(message)
+    if replied is not None and has_media(replied):
+        await answer_media(services, message, [replied], place, question="")
+    elif (about := quoted(replied, services.bot_id)) is not None:
+        await answer(services, message, Question(f"{about}\nWhat about this message?"), place)
 
 
 async def on_private_unsupported(update: Update, context: BotContext) -> None:

@@ -43,6 +43,9 @@ def interruption_note(outcome: TurnOutcome, language: str, model: str) -> str | 
 
 def shown_outcome(outcome: TurnOutcome, language: str, model: str, has_text: bool) -> Shown:
     """How the live reply ends for this outcome (`has_text`: the user already sees text)."""
+    if outcome.stopped:
+        stopped = translate(language, "stopped")
+        return Shown(footer=stopped) if outcome.text else Shown(text=stopped)
     if outcome.status == "failed":
         error = outcome.error
         message = (

@@ -6,11 +6,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import Bot, MessageEntity, ReplyParameters
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram import Bot, InlineKeyboardMarkup, MessageEntity, ReplyParameters
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from handlers.formatting import GrowingSplit, Rendered, render_markdown
 from handlers.pacer import Pacer
@@ -36,6 +44,21 @@ class ReplyTarget:
 class _SentPiece:
     message_id: int
     shown: Rendered
+    markup: InlineKeyboardMarkup | None = None
+    sent: Rendered | None = None  # what went out for `shown` (its plain text after a fallback)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """The next thing to show: piece `index` as `rendered`, as a draft or with `markup`."""
+
+    index: int
+    rendered: Rendered
+    draft: bool
+    markup: InlineKeyboardMarkup | None = None
+
+
+UNSHOWN = Rendered("\u2063")  # what a reused message counts as until it is first edited
 
 
 def _seconds(value: int | timedelta) -> float:
@@ -76,6 +99,7 @@ class LiveReply:
         target: ReplyTarget,
         header: str | None = None,
         markdown: bool = True,
+        reuse: list[int] | None = None,
     ) -> None:
         self._bot = bot
         self._header = header
@@ -86,8 +110,13 @@ class LiveReply:
         self._answer_len = 0
         self._status: str | None = None
         self._footer: str | None = None
-        self._sent: list[_SentPiece] = []
-        self._draft_id = target.draft_id if not target.is_group else None
+        # A regenerated answer is shown in the messages of the one it replaces.
+        self._sent: list[_SentPiece] = [_SentPiece(i, UNSHOWN) for i in reuse or []]
+        self._reused = len(self._sent)
+        self.on_messages: Callable[[list[int]], None] | None = None  # told of new messages
+        self._live_markup: InlineKeyboardMarkup | None = None
+        self._final_markup: InlineKeyboardMarkup | None = None
+        self._draft_id = target.draft_id if not target.is_group and not reuse else None
         self._draft_shown: Rendered | None = None
         self._render_cache: dict[str, Rendered] = {}
         self._split = GrowingSplit()
@@ -115,6 +144,15 @@ class LiveReply:
         self._status = label
         self._wake()
 
+    def set_live_buttons(self, markup: InlineKeyboardMarkup | None) -> None:
+        """Buttons the last message carries while the answer streams (ride on its edits)."""
+        self._live_markup = markup
+
+    @property
+    def message_ids(self) -> list[int]:
+        """The Telegram messages that show the answer, in order."""
+        return [piece.message_id for piece in self._sent]
+
     @property
     def has_text(self) -> bool:
         """Whether any answer text arrived."""
@@ -127,8 +165,14 @@ class LiveReply:
 
     # -- ending ----------------------------------------------------------------------------
 
-    async def finish(self, text: str | None = None, footer: str | None = None) -> None:
+    async def finish(
+        self,
+        text: str | None = None,
+        footer: str | None = None,
+        buttons: InlineKeyboardMarkup | None = None,
+    ) -> None:
         """Deliver the final state: `text` replaces the streamed answer when given."""
+        self._final_markup = buttons
         if text is not None:
             self._answer = [text]
             self._answer_len = len(text)
@@ -138,6 +182,22 @@ class LiveReply:
         self._wake()
         if self._task is not None:
             await self._task
+        await self._drop_unused()
+
+    def _told(self) -> None:
+        if self.on_messages is not None:
+            self.on_messages(self.message_ids)
+
+    async def _drop_unused(self) -> None:
+        """Delete reused messages the new answer no longer needs."""
+        while len(self._sent) > 1 and self._sent[-1].shown is UNSHOWN:
+            piece = self._sent.pop()
+            self.calls += 1
+            try:
+                await self._bot.delete_message(self._target.chat_id, piece.message_id)
+            except TelegramError as exc:
+                log.info("could not delete an old piece in chat %s: %s", self._target.chat_id, exc)
+        self._told()
 
     async def close(self) -> None:
         """Stop the background task without delivering (used on cancellation)."""
@@ -171,20 +231,27 @@ class LiveReply:
             self._render_cache[piece] = cached
         return cached
 
-    def _next_change(self, final: bool) -> tuple[int, Rendered, bool] | None:
-        """The first piece whose shown state differs from what it should be now, and
-        whether it goes out as a draft (the growing last piece, while drafts are on)."""
+    def _next_change(self, final: bool) -> _Change | None:
+        """The first piece whose shown state (text and buttons) differs from what it should
+        be now, and whether it goes out as a draft (the growing last piece, drafts on)."""
         markdown = self._markdown()
         if not markdown:
             return None
         pieces = self._split.split(markdown)
         drafting = self._draft_id is not None and not final
+        last = len(pieces) - 1
         for index, piece in enumerate(pieces):
             rendered = self._render(piece)
-            if drafting and index == len(pieces) - 1 and index >= len(self._sent):
-                return None if self._draft_shown == rendered else (index, rendered, True)
-            if index >= len(self._sent) or self._sent[index].shown != rendered:
-                return index, rendered, False
+            if drafting and index == last and index >= len(self._sent):
+                return None if self._draft_shown == rendered else _Change(index, rendered, True)
+            markup = None
+            if index == last:
+                markup = self._final_markup if final else self._live_markup
+            if index >= len(self._sent):
+                return _Change(index, rendered, False, markup)
+            sent = self._sent[index]
+            if sent.shown != rendered or sent.markup is not markup:
+                return _Change(index, rendered, False, markup)
         return None
 
     # -- the background task ---------------------------------------------------------------
@@ -233,7 +300,7 @@ class LiveReply:
             change = self._next_change(final)
             if change is None:
                 return
-            index, _, draft = change
+            index, draft = change.index, change.draft
             new_message = index >= len(self._sent)
             urgent = final or (new_message and not draft) or index < len(self._sent) - 1
             await self._pacer.acquire(
@@ -242,12 +309,11 @@ class LiveReply:
             change = self._next_change(final)
             if change is None:
                 return
-            index, rendered, draft = change
             try:
-                if draft:
-                    await self._show_draft(rendered)
+                if change.draft:
+                    await self._show_draft(change.rendered)
                 else:
-                    await self._apply(index, rendered)
+                    await self._apply(change)
                 attempts = 0
             except RetryAfter as exc:
                 self.retries_after += 1
@@ -293,32 +359,45 @@ class LiveReply:
         if self.first_visible_at is None and self.has_text:
             self.first_visible_at = time.monotonic()
 
-    async def _apply(self, index: int, rendered: Rendered) -> None:
+    async def _apply(self, change: _Change) -> None:
+        index, rendered, markup = change.index, change.rendered, change.markup
+        if index < len(self._sent):
+            piece = self._sent[index]
+            if piece.shown == rendered and piece.sent is not None and piece.sent != rendered:
+                # Only the buttons change: resend the text the way it was accepted.
+                await self._send_or_edit(index, piece.sent, markup, shown=rendered)
+                return
         try:
-            await self._send_or_edit(index, rendered)
+            await self._send_or_edit(index, rendered, markup)
         except BadRequest as exc:
             message = exc.message.lower()
             if "not modified" in message:
-                self._sent[index].shown = rendered
+                self._sent[index].shown, self._sent[index].markup = rendered, markup
             elif "parse entities" in message or "entity" in message:
                 log.warning("telegram rejected entities (%s); sending plain text", exc.message)
                 try:
-                    await self._send_or_edit(index, rendered.plain(), shown=rendered)
+                    await self._send_or_edit(index, rendered.plain(), markup, shown=rendered)
                 except BadRequest as again:
                     if "not modified" not in again.message.lower():
                         raise
-                    self._sent[index].shown = rendered
+                    self._sent[index].shown, self._sent[index].markup = rendered, markup
             elif index < len(self._sent):
                 # The message cannot be edited (deleted, too old, ...): continue in a new one.
                 log.warning(
                     "cannot edit in chat %s (%s); sending anew", self._target.chat_id, exc.message
                 )
-                self._sent[index] = _SentPiece(await self._send_new(rendered), rendered)
+                new_id = await self._send_new(rendered, markup=markup)
+                self._sent[index] = _SentPiece(new_id, rendered, markup)
+                self._told()
             else:
                 raise
 
     async def _send_or_edit(
-        self, index: int, rendered: Rendered, shown: Rendered | None = None
+        self,
+        index: int,
+        rendered: Rendered,
+        markup: InlineKeyboardMarkup | None,
+        shown: Rendered | None = None,
     ) -> None:
         if index < len(self._sent):
             self.calls += 1
@@ -327,15 +406,20 @@ class LiveReply:
                 message_id=self._sent[index].message_id,
                 text=rendered.text,
                 entities=_to_entities(rendered),
+                reply_markup=markup,
             )
-            self._sent[index].shown = shown or rendered
+            piece = self._sent[index]
+            piece.shown, piece.markup, piece.sent = shown or rendered, markup, rendered
         else:
-            message_id = await self._send_new(rendered, reply=not self._sent)
-            self._sent.append(_SentPiece(message_id, shown or rendered))
+            message_id = await self._send_new(rendered, reply=not self._sent, markup=markup)
+            self._sent.append(_SentPiece(message_id, shown or rendered, markup, rendered))
+            self._told()
         if self.first_visible_at is None and self.has_text:
             self.first_visible_at = time.monotonic()
 
-    async def _send_new(self, rendered: Rendered, reply: bool = False) -> int:
+    async def _send_new(
+        self, rendered: Rendered, reply: bool = False, markup: InlineKeyboardMarkup | None = None
+    ) -> int:
         self.calls += 1
         target = self._target
         reply_parameters = None
@@ -349,6 +433,7 @@ class LiveReply:
             entities=_to_entities(rendered),
             message_thread_id=target.thread_id,
             reply_parameters=reply_parameters,
+            reply_markup=markup,
         )
         return message.message_id
 

@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Message
+from telegram import Message, User
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
+from bot.chat_settings import LAST_ANSWER, AnswerRecord
 from bot.conversation import TurnInput, TurnOutcome
 from bot.errors import BotError
+from bot.i18n import translate
 from bot.ordering import Place
 from bot.quotas import LimitReachedError, QuotaLimits, check_quota
 from handlers.access import is_admin
@@ -26,11 +28,13 @@ from handlers.addressing import (
     sender_name,
     thread_of,
 )
+from handlers.answer_controls import final_buttons, record_of, stop_buttons
 from handlers.context import Services
 from handlers.notices import notify
 from handlers.outcome import error_text, shown_outcome
 from handlers.reply import LiveReply
 from handlers.turn_log import TurnTimes, log_turn
+from handlers.turn_progress import Progress, ProgressRecorder
 from handlers.voice_copy import speak_answer
 from storage import ChatKey, TurnRecord
 
@@ -47,6 +51,12 @@ class Question:
     parts: list[dict[str, Any]] | None = None
     kind: str = "text"
     header: str | None = None  # shown above the answer (a transcript, a note about a file)
+    # Asking again (regenerate, an edited question): the stored question and the old answer's
+    # messages, which the new answer replaces in place.
+    reask_message_id: int | None = None
+    reuse: list[int] = field(default_factory=list)
+    asked_by: User | None = None  # who asks, when not the message's sender (a button press)
+    question_message_id: int | None = None  # the question's Telegram message, when not this one
 
 
 async def _typing(message: Message) -> None:
@@ -72,25 +82,26 @@ async def answer(
     await place.ready()
     started = time.monotonic()
     key = chat_key(message)
-    settings = services.settings
-    user = message.from_user
-    target = reply_target(message, drafts=settings.stream_mode == "draft")
-    if (refusal := await _quota_refusal(services, message)) is not None:
-        return await _refuse(services, message, key, refusal)
-    turn = TurnInput(
-        key=key,
-        text=question.text,
-        user_id=user.id if user else None,
-        sender=sender_name(user) if target.is_group else None,
-        parts=question.parts,
-        kind=question.kind,
-        language=language_of(user, settings.default_language),
-        model=await services.chat_settings.model(key),
-        with_names=target.is_group,
-        system_prompt=await services.chat_settings.instructions(key, services.personas),
-    )
-    reply = LiveReply(message.get_bot(), services.pacer, target, header=question.header)
-    outcome = await _run_and_show(services, message, turn, reply)
+    asker = question.asked_by or message.from_user
+    if (refusal := await _quota_refusal(services, message, asker)) is not None:
+        return await _refuse(services, message, key, refusal, asker)
+    turn = await _turn_input(services, message, question, key)
+    asked_id = question.question_message_id or message.message_id
+    recorder, left = await ProgressRecorder.begin(services.store, key, asked_id)
+    turn.on_question_stored = recorder.question_stored
+    if left is not None:
+        _resume(question, turn, left)
+    running = services.running.start(key, turn.user_id, asked_id)
+    turn.stop = running.stop
+    reply = _live_reply(services, message, question)
+    reply.on_messages = recorder.messages_shown
+    reply.set_live_buttons(stop_buttons(services.signer, turn.language, running))
+    try:
+        outcome = await _run_and_show(services, message, turn, reply)
+    finally:
+        services.running.end(key, running)
+        await recorder.end()
+    await _remember(services, key, record_of(outcome, asked_id, reply.message_ids, turn.user_id))
     if outcome.status != "failed" and outcome.text:
         await speak_answer(services, message, key, outcome.text, turn.language)
     times = TurnTimes(received, started, time.monotonic())
@@ -99,6 +110,54 @@ async def answer(
     for listener in services.turn_listeners:
         listener(key, outcome)
     return outcome
+
+
+def _resume(question: Question, turn: TurnInput, left: Progress) -> None:
+    """A restart cut this question's answer: answer again in its messages, saying so."""
+    log.info("resuming the answer to message %s cut by a restart", left.question_message_id)
+    question.reuse = question.reuse or left.message_ids
+    note = f"_{translate(turn.language, 'resumed_after_restart')}_"
+    question.header = f"{note}\n\n{question.header}" if question.header else note
+    if turn.reask_message_id is None and left.user_message_id:
+        turn.reask_message_id = left.user_message_id
+
+
+def _live_reply(services: Services, message: Message, question: Question) -> LiveReply:
+    target = reply_target(message, drafts=services.settings.stream_mode == "draft")
+    return LiveReply(
+        message.get_bot(), services.pacer, target, header=question.header, reuse=question.reuse
+    )
+
+
+async def _turn_input(
+    services: Services, message: Message, question: Question, key: ChatKey
+) -> TurnInput:
+    settings = services.settings
+    user = question.asked_by or message.from_user
+    group = is_group(message)
+    return TurnInput(
+        key=key,
+        text=question.text,
+        user_id=user.id if user else None,
+        sender=sender_name(user) if group else None,
+        parts=question.parts,
+        kind=question.kind,
+        language=language_of(user, settings.default_language),
+        model=await services.chat_settings.model(key),
+        with_names=group,
+        reask_message_id=question.reask_message_id,
+        system_prompt=await services.chat_settings.instructions(key, services.personas),
+    )
+
+
+async def _remember(services: Services, key: ChatKey, record: AnswerRecord) -> None:
+    """Keep the latest answer's record (for its buttons and edits); bookkeeping only."""
+    if not record.user_message_id:
+        return
+    try:
+        await services.chat_settings.set(key, LAST_ANSWER, record)
+    except Exception:
+        log.exception("could not remember the answer in chat %s", key.chat_id)
 
 
 async def _run_and_show(
@@ -114,7 +173,8 @@ async def _run_and_show(
             log.exception("turn crashed in chat %s", turn.key.chat_id)
             outcome = TurnOutcome(text="", status="failed", error=BotError("turn crashed"))
         shown = shown_outcome(outcome, turn.language, turn.model or "", reply.has_text)
-        await reply.finish(shown.text, footer=shown.footer)
+        buttons = final_buttons(services.signer, turn.language, outcome)
+        await reply.finish(shown.text, footer=shown.footer, buttons=buttons)
     except asyncio.CancelledError:
         await reply.close()
         raise
@@ -123,15 +183,17 @@ async def _run_and_show(
     return outcome
 
 
-async def _quota_refusal(services: Services, message: Message) -> LimitReachedError | None:
-    """The daily limit this message would pass (bot admins have none), or None."""
+async def _quota_refusal(
+    services: Services, message: Message, asker: User | None
+) -> LimitReachedError | None:
+    """The daily limit this turn of `asker` would pass (bot admins have none), or None."""
     settings = services.settings
     limits = QuotaLimits(
         settings.daily_message_limit,
         settings.daily_token_limit,
         settings.group_daily_message_limit,
     )
-    user_id = message.from_user.id if message.from_user else None
+    user_id = asker.id if asker else None
     if not limits.any or is_admin(user_id, settings.admin_user_ids):
         return None
     try:
@@ -150,10 +212,14 @@ async def _quota_refusal(services: Services, message: Message) -> LimitReachedEr
 
 
 async def _refuse(
-    services: Services, message: Message, key: ChatKey, refusal: LimitReachedError
+    services: Services,
+    message: Message,
+    key: ChatKey,
+    refusal: LimitReachedError,
+    asker: User | None,
 ) -> TurnOutcome:
     """Tell the user the limit and when it resets; no model is called."""
-    language = language_of(message.from_user, services.settings.default_language)
+    language = language_of(asker, services.settings.default_language)
     log.info("turn refused in chat %s: %s", key.chat_id, refusal.detail)
     await notify(services, message, error_text(refusal, language, ""))
     outcome = TurnOutcome(text="", status="failed", error=refusal)

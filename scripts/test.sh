@@ -6,4 +6,5 @@ bash scripts/bootstrap.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy bot handlers storage
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$(bash scripts/postgres.sh)}"
 .venv/bin/python -m pytest "$@"

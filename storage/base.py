@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from storage.models import (
     ChatKey,
     ConversationPage,
     ForgetReport,
+    InboxBatch,
     MessageRecord,
     ModelUsage,
+    TurnProgress,
     TurnRecord,
     TurnStats,
     UsageRecord,
@@ -17,7 +20,12 @@ from storage.models import (
 
 
 class Store(Protocol):
-    """Persistence for conversations, messages, per-chat settings and usage."""
+    """Persistence for conversations, messages, per-chat settings and usage, plus the work
+    shared by replicas: the inbox of updates, turn progress, the polling leader, rate budgets.
+
+    Times are Unix seconds from the caller's clock (`time.time()`); replicas sharing a
+    PostgreSQL database are assumed to keep their clocks in step (NTP), well within a lease.
+    """
 
     async def schema_version(self) -> int:
         """The number of the last migration step applied to the database."""
@@ -39,6 +47,12 @@ class Store(Protocol):
         """Append several messages in one transaction, in order."""
         ...
 
+    async def replace_from(
+        self, conversation_id: int, message_id: int, content: str | None, tokens: int
+    ) -> None:
+        """Rewrite a message's text (None keeps it) and delete every later message."""
+        ...
+
     async def recent_messages(
         self, conversation_id: int, token_budget: int, max_messages: int
     ) -> list[MessageRecord]:
@@ -55,6 +69,84 @@ class Store(Protocol):
 
     async def record_usage(self, usage: UsageRecord) -> None:
         """Record the tokens of one model call."""
+        ...
+
+    async def inbox_put(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
+        """Store a received update; False (and nothing changes) when update_id is already there.
+
+        Commits before returning, so the caller may then acknowledge the update to Telegram.
+        Wakes the inbox listeners (PostgreSQL: NOTIFY to every replica; SQLite: this process).
+        """
+        ...
+
+    async def inbox_claim(
+        self, owner: str, lease_seconds: float, max_conversations: int
+    ) -> list[InboxBatch]:
+        """Claim up to `max_conversations` conversations for `owner` until now + lease.
+
+        Only conversations no one holds a live claim on are taken (one turn at a time per
+        conversation across processes); a claim whose lease expired is taken over with its
+        unfinished items. Each batch holds all the conversation's pending items in update_id
+        order; items arriving later are not added to it: they come with the next claim.
+        Concurrent claimers never get the same conversation. Oldest work first.
+        """
+        ...
+
+    async def inbox_done(self, update_ids: list[int]) -> None:
+        """Mark updates processed; they stay (for duplicate detection) until pruned."""
+        ...
+
+    async def inbox_renew(self, owner: str, lease_seconds: float) -> int:
+        """Extend all of owner's claims to now + lease; the number of items it still holds."""
+        ...
+
+    async def inbox_release(self, owner: str) -> None:
+        """Give up all of owner's claims unfinished, for others to take now (graceful stop)."""
+        ...
+
+    async def inbox_prune(self, older_than_seconds: float) -> int:
+        """Delete updates processed more than `older_than_seconds` ago; how many went."""
+        ...
+
+    async def listen_inbox(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (no arguments, from the event loop) when an update is put.
+
+        PostgreSQL: LISTEN/NOTIFY on a connection of its own, so a put on any replica wakes
+        every replica. SQLite: only puts by this process wake it. Either way notices are a
+        hint to claim soon, not a guarantee: callers still poll `inbox_claim` now and then
+        (expired leases make no notice). Listening ends with `close()`.
+        """
+        ...
+
+    async def save_turn_progress(
+        self, chat_id: int, thread_id: int, update_ids: list[int], state: str
+    ) -> None:
+        """Record the running turn of a conversation: the updates it answers, its state (JSON)."""
+        ...
+
+    async def load_turn_progress(self, chat_id: int, thread_id: int) -> TurnProgress | None:
+        """The recorded progress of the conversation's turn (left by a crash), or None."""
+        ...
+
+    async def clear_turn_progress(self, chat_id: int, thread_id: int) -> None:
+        """Forget the conversation's turn progress (the turn ended)."""
+        ...
+
+    async def try_lead(self, name: str, owner: str, lease_seconds: float) -> bool:
+        """Take or renew the named lease (e.g. "polling") to now + lease; True if owner has it."""
+        ...
+
+    async def resign_lead(self, name: str, owner: str) -> None:
+        """Give up the named lease if owner holds it, so another may take it at once."""
+        ...
+
+    async def take_rate_tokens(self, bucket: str, now: float, window: float, limit: int) -> float:
+        """0 if a call in `bucket` may go now (and count it), else seconds to wait.
+
+        A sliding window: at most `limit` calls counted in any `window` seconds, across every
+        process sharing the database (PostgreSQL: serialised per bucket by an advisory lock).
+        A refused call is not counted.
+        """
         ...
 
     async def close(self) -> None:

@@ -46,6 +46,10 @@ FORGET_STEPS = (
     f"UPDATE usage SET conversation_id = 0 WHERE conversation_id IN ({_OF_KEY})",
     "DELETE FROM conversations WHERE chat_id = ? AND thread_id = ?",
     "DELETE FROM chat_settings WHERE chat_id = ? AND thread_id = ?",
+    # The inbox keeps every received update (with its text) until pruned: the handled ones
+    # go now (the update being handled is marked done after this, and pruned later).
+    "DELETE FROM inbox WHERE chat_id = ? AND thread_id = ? AND done_at IS NOT NULL",
+    "DELETE FROM turn_progress WHERE chat_id = ? AND thread_id = ?",
 )
 
 INSERT_TURN = (

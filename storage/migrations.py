@@ -41,6 +41,29 @@ class Migration:
         return rendered
 
 
+# One round trip per call, serialised per bucket by an advisory lock (replicas share budgets).
+RATE_FUNCTION = """
+CREATE FUNCTION take_rate_tokens(
+    p_bucket TEXT, p_now DOUBLE PRECISION, p_window DOUBLE PRECISION, p_limit INTEGER
+) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+DECLARE
+    used INTEGER;
+    oldest DOUBLE PRECISION;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7303, hashtext(p_bucket));
+    DELETE FROM rate_events WHERE bucket = p_bucket AND taken_at <= p_now - p_window;
+    SELECT count(*) INTO used FROM rate_events WHERE bucket = p_bucket;
+    IF used < p_limit THEN
+        INSERT INTO rate_events (bucket, taken_at) VALUES (p_bucket, p_now);
+        RETURN 0;
+    END IF;
+    SELECT taken_at INTO oldest FROM rate_events WHERE bucket = p_bucket
+        ORDER BY taken_at OFFSET used - p_limit LIMIT 1;
+    RETURN GREATEST(oldest + p_window - p_now, 0.001);
+END
+$$;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "conversations, messages, per-chat settings, usage",
@@ -87,6 +110,58 @@ MIGRATIONS: list[Migration] = [
         created_at {real} NOT NULL
     );
     """,
+    ),
+    Migration(
+        "inbox of received updates, claimed per conversation under a lease",
+        """
+    CREATE TABLE inbox (
+        update_id {int} PRIMARY KEY,
+        chat_id {int} NOT NULL,
+        thread_id {int} NOT NULL DEFAULT 0,
+        payload TEXT NOT NULL,
+        received_at {real} NOT NULL,
+        owner TEXT,
+        lease_until {real},
+        done_at {real}
+    );
+    CREATE INDEX inbox_pending ON inbox (chat_id, thread_id, update_id) WHERE done_at IS NULL;
+    CREATE INDEX inbox_owned ON inbox (owner) WHERE done_at IS NULL;
+    CREATE INDEX inbox_finished ON inbox (done_at) WHERE done_at IS NOT NULL;
+    """,
+    ),
+    Migration(
+        "progress of the running turn, one row per conversation",
+        """
+    CREATE TABLE turn_progress (
+        chat_id {int} NOT NULL,
+        thread_id {int} NOT NULL DEFAULT 0,
+        update_ids TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at {real} NOT NULL,
+        PRIMARY KEY (chat_id, thread_id)
+    );
+    """,
+    ),
+    Migration(
+        "named leases (the polling leader)",
+        """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at {real} NOT NULL
+    );
+    """,
+    ),
+    Migration(
+        "shared rate budgets: one row per counted call",
+        """
+    CREATE TABLE rate_events (
+        bucket TEXT NOT NULL,
+        taken_at {real} NOT NULL
+    );
+    CREATE INDEX rate_events_by_bucket ON rate_events (bucket, taken_at);
+    """,
+        postgres_extra=RATE_FUNCTION,
     ),
     Migration(
         "turn outcomes and first-visible times; usage indexed by user and time",

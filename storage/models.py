@@ -48,6 +48,37 @@ class UsageRecord:
 
 
 @dataclass(frozen=True)
+class InboxItem:
+    """One received update waiting in the inbox: its id and its payload (JSON text)."""
+
+    update_id: int
+    payload: str
+
+
+@dataclass(frozen=True)
+class InboxBatch:
+    """A claimed conversation with all its pending updates, in update_id order."""
+
+    key: ChatKey
+    items: list[InboxItem]
+
+    @property
+    def update_ids(self) -> list[int]:
+        """The ids of the batch's updates, in order."""
+        return [item.update_id for item in self.items]
+
+
+@dataclass(frozen=True)
+class TurnProgress:
+    """A running turn's progress: the updates it answers and its live reply's state (JSON)."""
+
+    key: ChatKey
+    update_ids: list[int]
+    state: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
 class ConversationSummary:
     """One saved conversation as /history lists it."""
 

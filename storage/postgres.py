@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +27,7 @@ from storage.models import (
     TurnStats,
     UsageRecord,
 )
+from storage.postgres_work import PostgresWork
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,8 @@ LOCK_CONVERSATION = 7301
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(2, 13))
 
 
-def lock_key(*parts: object) -> int:
-    """A stable signed 32-bit key for an advisory lock on `parts`."""
-    value = zlib.crc32(":".join(map(str, parts)).encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-class PostgresStore:
+class PostgresStore(PostgresWork):
     """Store backed by an asyncpg pool; safe for several processes sharing the database."""
-
-    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
-        self._pool = pool
-        self._dsn = dsn
 
     @classmethod
     async def open(cls, dsn: str, min_size: int = 1, max_size: int = 10) -> PostgresStore:
@@ -112,9 +102,9 @@ class PostgresStore:
     @staticmethod
     async def _lock_conversation(conn: asyncpg.Connection, key: ChatKey) -> None:
         await conn.execute(
-            "SELECT pg_advisory_xact_lock($1, $2)",
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
             LOCK_CONVERSATION,
-            lock_key(key.chat_id, key.thread_id),
+            f"{key.chat_id}:{key.thread_id}",
         )
 
     async def new_conversation(self, key: ChatKey) -> int:
@@ -150,6 +140,26 @@ class PostgresStore:
         async with self._transaction() as conn:
             for message in messages:
                 await self._insert(conn, conversation_id, message)
+
+    async def replace_from(
+        self, conversation_id: int, message_id: int, content: str | None, tokens: int
+    ) -> None:
+        """Rewrite a message's text (None keeps it) and delete every later message."""
+        async with self._transaction() as conn:
+            if content is not None:
+                await conn.execute(
+                    "UPDATE messages SET content = $1, tokens = $2 "
+                    "WHERE id = $3 AND conversation_id = $4",
+                    content,
+                    tokens,
+                    message_id,
+                    conversation_id,
+                )
+            await conn.execute(
+                "DELETE FROM messages WHERE conversation_id = $1 AND id > $2",
+                conversation_id,
+                message_id,
+            )
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, conversation_id: int, m: MessageRecord) -> int:
@@ -218,7 +228,8 @@ class PostgresStore:
         )
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Stop listening and close the pool."""
+        await self._stop_listening()
         await self._pool.close()
 
     async def conversations(self, key: ChatKey, offset: int, limit: int) -> ConversationPage:
@@ -263,7 +274,7 @@ class PostgresStore:
                 await conn.execute(q.numbered(statement), *where)
         try:
             # Autovacuum would get there too; this gives the dead rows back now.
-            await self._pool.execute("VACUUM messages, conversations, chat_settings")
+            await self._pool.execute("VACUUM messages, conversations, chat_settings, inbox")
         except asyncpg.PostgresError as exc:
             log.warning("VACUUM after /forget failed: %s", exc)
         return report

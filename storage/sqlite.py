@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from storage.models import (
     UsageRecord,
 )
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
+from storage.sqlite_work import SQLiteWork
 
 SETTINGS_CACHE_SIZE = 50_000
 
@@ -43,12 +44,13 @@ async def _reclaimable(db: aiosqlite.Connection) -> None:
         await db.execute("VACUUM")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteWork):
     """Store backed by one aiosqlite connection; writes are serialised by a lock."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._write_lock = asyncio.Lock()
+        self._listeners: list[Callable[[], None]] = []
         self._active: dict[ChatKey, int] = {}
         # Per-chat settings are read on every turn and written rarely: keep the recent ones.
         self._settings: OrderedDict[tuple[ChatKey, str], str | None] = OrderedDict()
@@ -151,6 +153,22 @@ class SQLiteStore:
         async with self._transaction():
             for message in messages:
                 await self._insert(conversation_id, message)
+
+    async def replace_from(
+        self, conversation_id: int, message_id: int, content: str | None, tokens: int
+    ) -> None:
+        """Rewrite a message's text (None keeps it) and delete every later message."""
+        async with self._transaction() as db:
+            if content is not None:
+                await db.execute(
+                    "UPDATE messages SET content = ?, tokens = ? "
+                    "WHERE id = ? AND conversation_id = ?",
+                    (content, tokens, message_id, conversation_id),
+                )
+            await db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id > ?",
+                (conversation_id, message_id),
+            )
 
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()

@@ -7,7 +7,6 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ USER = 4242
 
 
 def make_settings(
-    telegram: FakeTelegram, provider: FakeOpenAI, db: Path, **overrides: Any
+    telegram: FakeTelegram, provider: FakeOpenAI, url: str, **overrides: Any
 ) -> Settings:
     """Settings pointing the bot at the fakes, with test-friendly timings."""
     values: dict[str, Any] = {
@@ -38,7 +37,7 @@ def make_settings(
         "openai_api_key": API_KEY,
         "openai_base_url": provider.base_url,
         "openai_model": MODEL,
-        "database_url": f"sqlite:///{db}",
+        "database_url": url,
         "allowed_user_ids": "*",
         "edit_interval_private": 0.25,
         "edit_interval_group": 0.5,
@@ -57,16 +56,17 @@ class Harness:
 
     telegram: FakeTelegram
     provider: FakeOpenAI
-    db: Path
+    database_url: str
     overrides: dict[str, Any]
     runtime: BotRuntime | None = None
     log_lines: list[str] = field(default_factory=list)
+    log_output: list[str] = field(default_factory=list)  # as the bot prints them (redacted)
     finished: Counter[int] = field(default_factory=Counter)
 
     async def start(self, **overrides: Any) -> BotRuntime:
         """Start the bot (again), optionally with other settings."""
         self.overrides.update(overrides)
-        settings = make_settings(self.telegram, self.provider, self.db, **self.overrides)
+        settings = make_settings(self.telegram, self.provider, self.database_url, **self.overrides)
         self.runtime = BotRuntime(settings)
         await self.runtime.start()
         self.runtime.services.turn_listeners.append(self._turn_ended)
@@ -128,9 +128,10 @@ class Harness:
 
 
 class _ListHandler(logging.Handler):
-    def __init__(self, sink: list[str], secrets: list[str]) -> None:
+    def __init__(self, sink: list[str], secrets: list[str], output: list[str]) -> None:
         super().__init__(logging.DEBUG)
         self.sink = sink
+        self.output = output
         self.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
         self.raw = logging.Formatter("%(levelname)s %(name)s: %(message)s")
 
@@ -140,6 +141,9 @@ class _ListHandler(logging.Handler):
             self.sink.append(self.raw.format(record))
         except Exception:  # pragma: no cover
             self.sink.append(record.getMessage())
+        # And the line as the bot's own log handler prints it, through the redacting formatter.
+        record.exc_text = None
+        self.output.append(self.format(record))
 
 
 @pytest.fixture
@@ -161,12 +165,14 @@ async def provider() -> AsyncIterator[FakeOpenAI]:
 
 
 @pytest.fixture
-async def harness(
-    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path
+async def harness(  # the database_url fixture comes from tests/databases.py
+    telegram: FakeTelegram,
+    provider: FakeOpenAI,
+    database_url: str,  # noqa: F811
 ) -> AsyncIterator[Harness]:
     """The real Application running against both fakes."""
-    h = Harness(telegram, provider, tmp_path / "bot.db", {})
-    handler = _ListHandler(h.log_lines, [TOKEN, API_KEY])
+    h = Harness(telegram, provider, database_url, {})
+    handler = _ListHandler(h.log_lines, [TOKEN, API_KEY], h.log_output)
     root = logging.getLogger()
     root.addHandler(handler)
     previous = root.level

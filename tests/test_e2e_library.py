@@ -18,12 +18,33 @@ def _echo(body: dict[str, Any]) -> list[Any]:
     return [Text("re: " + str(body["messages"][-1]["content"]))]
 
 
-async def _press(h: Harness, chat_id: int, message_id: int, text: str | None = None, **kw: Any):
-    """Press a button and wait until the bot answered the query and went quiet."""
-    query = h.telegram.press_button(chat_id, message_id, text, **kw)
-    await h.telegram.wait_for(lambda: h.telegram.callback_queries[query] is not None)
+async def _press(
+    h: Harness,
+    chat_id: int,
+    message_id: int,
+    text: str | None = None,
+    *,
+    data: str | None = None,
+    user_id: int | None = None,
+) -> dict[str, Any]:
+    """Press a button (by its text, or raw `data`); wait until the bot answered the query."""
+    if data is None:
+        found = [b for b in h.telegram.buttons(chat_id, message_id) if b["text"] == text]
+        assert found, f"no button {text!r}"
+        data = str(found[0]["callback_data"])
+    query = h.telegram.press_button(chat_id, message_id, data, user_id=user_id)
+
+    def answered() -> dict[str, Any] | None:
+        asked = [a for a in h.telegram.callback_answers() if a["callback_query_id"] == query]
+        return asked[0] if asked else None
+
+    result: dict[str, Any] = await h.telegram.wait_for(answered)
     await h.telegram.wait_idle(chat_id, quiet=0.2)
-    return h.telegram.callback_queries[query]
+    return result
+
+
+def _buttons(h: Harness, chat_id: int, message_id: int) -> list[str]:
+    return [str(b["text"]) for b in h.telegram.buttons(chat_id, message_id)]
 
 
 def _last(h: Harness, chat_id: int = USER):
@@ -51,7 +72,7 @@ async def test_history_lists_and_goes_back_to_a_conversation(harness: Harness) -
     listing = _last(harness)
     assert "1. ▶ about dogs" in (listing.text or "") and "current" in (listing.text or "")
     assert "2. about cats" in (listing.text or "")
-    assert harness.telegram.buttons(USER, listing.message_id) == ["2. about cats"]
+    assert _buttons(harness, USER, listing.message_id) == ["2. about cats"]
     answered = await _press(harness, USER, listing.message_id, "2. about cats")
     assert "text" not in answered
     assert "Back to “about cats”" in (_last(harness).text or "")
@@ -78,13 +99,13 @@ async def test_history_pages_and_a_forged_button_does_nothing(harness: Harness) 
     first = _last(harness)
     assert "(1/2)" in (first.text or "") and "topic 2" in (first.text or "")
     assert "topic 1" not in (first.text or "")
-    assert harness.telegram.buttons(USER, first.message_id)[-1] == "Older ›"
+    assert _buttons(harness, USER, first.message_id)[-1] == "Older ›"
     await _press(harness, USER, first.message_id, "Older ›")
     second = harness.telegram.messages[USER][first.message_id]
     assert "(2/2)" in (second.text or "") and "topic 0" in (second.text or "")
-    assert harness.telegram.buttons(USER, first.message_id)[-1] == "‹ Newer"
+    assert _buttons(harness, USER, first.message_id)[-1] == "‹ Newer"
     active = await store.active_conversation(key)
-    answered = await _press(harness, USER, first.message_id, data="h:r:1~AAAAAAAAAAA")
+    answered = await _press(harness, USER, first.message_id, data="h:r:1|AAAAAAAAAAA")
     assert "text" not in answered, "a forged press only gets its query answered"
     assert await store.active_conversation(key) == active
     assert harness.provider.chat_requests() == []
@@ -101,10 +122,10 @@ async def test_forget_deletes_everything_of_this_chat_only(harness: Harness) -> 
     harness.say("/forget")
     await harness.notice(count=3)
     confirm = _last(harness)
-    assert harness.telegram.buttons(USER, confirm.message_id) == ["Delete everything", "Cancel"]
+    assert _buttons(harness, USER, confirm.message_id) == ["Delete everything", "Cancel"]
     await _press(harness, USER, confirm.message_id, "Delete everything")
     done = harness.telegram.messages[USER][confirm.message_id].text or ""
-    assert "Deleted: 1 conversations, 2 messages, 1 settings" in done
+    assert "Deleted: 1 conversations, 2 messages, 2 settings" in done  # /system, last answer
     store = harness.store
     assert (await store.conversations(ChatKey(USER), 0, 10)).total == 0
     assert await store.get_setting(ChatKey(USER), "system_prompt") is None
@@ -112,7 +133,7 @@ async def test_forget_deletes_everything_of_this_chat_only(harness: Harness) -> 
     other = [m.content for m in await harness.stored(OTHER)]
     assert other == ["kept elsewhere", "re: kept elsewhere"]
     assert not any("1234" in line for line in harness.log_lines)
-    again = await _press(harness, USER, confirm.message_id, data="f:y:1~AAAAAAAAAAA")
+    again = await _press(harness, USER, confirm.message_id, data="f:y:1|AAAAAAAAAAA")
     assert "text" not in again
 
 
@@ -180,7 +201,7 @@ async def test_persona_buttons_choose_a_preset_and_its_model(
     harness.say("/persona")
     await harness.notice()
     menu = _last(harness)
-    assert harness.telegram.buttons(USER, menu.message_id) == ["pirate", "teacher", "default"]
+    assert _buttons(harness, USER, menu.message_id) == ["pirate", "teacher", "default"]
     await _press(harness, USER, menu.message_id, "pirate")
     assert "pirate (model gpt-4.1)" in (harness.telegram.messages[USER][menu.message_id].text or "")
     harness.say("ahoy")

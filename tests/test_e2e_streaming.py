@@ -25,12 +25,16 @@ async def test_typing_shows_at_once_and_reply_grows_by_edits(harness: Harness) -
     first_send = next(i for i, c in enumerate(calls) if c.method == "sendMessage")
     assert first_action < first_send
     assert harness.telegram.chat_actions(USER)[0] == "typing"
-    history = harness.telegram.bot_messages(USER)[0].history
+    reply = harness.telegram.bot_messages(USER)[0]
+    history = reply.history
     assert len(history) >= 3, "the reply should be edited while the answer streams"
     versions = [text or "" for text, _ in history]
-    for earlier, later in pairwise(versions):
+    shown = list(zip(versions, map(str, reply.markup_history), strict=True))
+    for (earlier, _), (later, _) in pairwise(shown):
         assert later.startswith(earlier.rstrip()[: len(earlier) - 8])
-        assert later != earlier, "never an edit with unchanged text"
+    for earlier_state, later_state in pairwise(shown):
+        # An edit may only swap the buttons (Stop -> Regenerate) when the text is complete.
+        assert later_state != earlier_state, "never an edit that changes nothing"
 
 
 async def test_edits_are_paced_by_time_and_never_rejected(harness: Harness) -> None:

@@ -64,6 +64,10 @@ async def test_forget_deletes_the_key_only(store: Store) -> None:
     await _conversation(store, key, "secret three")
     await store.set_setting(key, "system_prompt", "be a pirate")
     await store.record_usage(UsageRecord(conversation, 20, 7, "m", 10, 5))
+    await store.inbox_put(901, 20, 5, '{"message": {"text": "secret one"}}')
+    await store.inbox_put(902, 20, 0, '{"message": {"text": "not forgotten"}}')
+    await store.inbox_done([901, 902])
+    await store.inbox_put(903, 20, 5, '{"message": {"text": "/forget"}}')
     mine = await _conversation(store, kept, "not forgotten")
     await store.set_setting(kept, "model", "gpt-4.1")
     report = await store.forget(key)
@@ -76,6 +80,9 @@ async def test_forget_deletes_the_key_only(store: Store) -> None:
     assert kept_messages[0].content == "not forgotten"
     assert await store.get_setting(kept, "model") == "gpt-4.1"
     assert (await store.usage_by_model(0, 7))[0].prompt_tokens == 10, "numbers stay for quotas"
+    pending = await store.inbox_claim("me", 30.0, 10)
+    assert [b.update_ids for b in pending] == [[903]], "the update being handled stays"
+    assert await store.inbox_prune(-1) == 1, "only the other chat's handled update was left"
 
 
 async def test_forget_reclaims_sqlite_pages(tmp_path: Path) -> None:

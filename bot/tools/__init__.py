@@ -9,9 +9,9 @@ import httpx
 from bot.settings import Settings
 from bot.tools import search, weather
 from bot.tools.context import ToolContext
-from bot.tools.registry import Tool, ToolRegistry
+from bot.tools.registry import Tool, ToolBudget, ToolRegistry
 
-__all__ = ["AVAILABLE_TOOLS", "Tool", "ToolContext", "ToolRegistry", "build_tools"]
+__all__ = ["AVAILABLE_TOOLS", "Tool", "ToolBudget", "ToolContext", "ToolRegistry", "build_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -36,4 +36,11 @@ def build_tools(settings: Settings, http: httpx.AsyncClient) -> ToolRegistry:
         elif tool not in enabled:
             enabled.append(tool)
     context = ToolContext.from_settings(settings, http)
-    return ToolRegistry(enabled, context=context, timeout=settings.tool_timeout)
+    return ToolRegistry(
+        enabled,
+        context=context,
+        timeout=settings.tool_timeout,
+        max_result_chars=settings.max_tool_result_chars,
+        per_round=settings.max_tool_calls_per_round,
+        per_turn=settings.max_tool_calls_per_turn,
+    )

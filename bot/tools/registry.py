@@ -174,13 +174,61 @@ def _coerce(arguments: dict[str, Any], tool: Tool) -> dict[str, Any]:
     return result
 
 
+@dataclass
+class ToolBudget:
+    """How many tool calls one turn may make: at most `per_round` at once, `per_turn` in all."""
+
+    per_round: int = 5
+    per_turn: int = 12
+    used: int = 0
+    refused: int = 0
+
+    def admit(self, calls: int) -> int:
+        """How many of `calls` new calls may run now (the first ones); counts them."""
+        allowed = max(0, min(calls, self.per_round, self.per_turn - self.used))
+        self.used += allowed
+        self.refused += calls - allowed
+        return allowed
+
+    def refusal(self) -> str:
+        """The result a call past the limits gets, for the model."""
+        return json.dumps(
+            {
+                "error": (
+                    f"not run: at most {self.per_round} tool calls per round and "
+                    f"{self.per_turn} per turn; answer with what you have, or ask fewer"
+                )
+            }
+        )
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…(truncated)"
+
+
 class ToolRegistry:
     """The tools one bot offers, bound to their shared context (HTTP client, settings)."""
 
-    def __init__(self, tools: list[Tool], context: Any, timeout: float) -> None:
+    def __init__(
+        self,
+        tools: list[Tool],
+        context: Any,
+        timeout: float,
+        *,
+        max_result_chars: int = MAX_RESULT_CHARS,
+        per_round: int = 5,
+        per_turn: int = 12,
+    ) -> None:
         self._tools = {t.name: t for t in tools}
         self._context = context
         self._timeout = timeout
+        self._max_result_chars = max_result_chars
+        self._per_round = per_round
+        self._per_turn = per_turn
+
+    def budget(self) -> ToolBudget:
+        """A fresh counter for one turn."""
+        return ToolBudget(per_round=self._per_round, per_turn=self._per_turn)
 
     def __bool__(self) -> bool:
         return bool(self._tools)
@@ -224,10 +272,14 @@ class ToolRegistry:
             log.warning("tool %s failed: %r", call.name, exc)
             return json.dumps({"error": f"the tool failed: {type(exc).__name__}"})
         text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-        if len(text) > MAX_RESULT_CHARS:
-            text = text[:MAX_RESULT_CHARS] + "…(truncated)"
-        return text
+        return _capped(text, self._max_result_chars)
 
-    async def run_all(self, calls: list[ToolCall]) -> list[str]:
-        """Run calls concurrently; results come back in the calls' order."""
-        return list(await asyncio.gather(*(self.run(call) for call in calls)))
+    async def run_all(self, calls: list[ToolCall], budget: ToolBudget | None = None) -> list[str]:
+        """Run the calls the budget admits concurrently; every call gets a result, in order."""
+        budget = budget or self.budget()
+        allowed = budget.admit(len(calls))
+        if allowed < len(calls):
+            log.warning("tool calls over the limit: %d run, %d not", allowed, len(calls) - allowed)
+        results = list(await asyncio.gather(*(self.run(call) for call in calls[:allowed])))
+        results += [budget.refusal()] * (len(calls) - allowed)
+        return [_capped(result, self._max_result_chars) for result in results]

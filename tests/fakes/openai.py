@@ -325,6 +325,7 @@ class Recorded:
     # and the last data chunk (finish or usage chunk, just before [DONE]) were written.
     first_content_at: float | None = None
     last_chunk_at: float | None = None
+    client_closed: bool = False  # the client went away before the stream ended
 
 
 def _error_response(error: HttpError) -> web.Response:
@@ -782,6 +783,19 @@ class _ChatStream:
         await self.response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
     async def run(self, steps: list[Step]) -> web.StreamResponse:
+        """Stream the steps; a client that goes away mid-stream is recorded as such."""
+        try:
+            return await self._run(steps)
+        except ConnectionError:
+            if self.record is not None:
+                self.record.client_closed = True
+            return self.response
+        except asyncio.CancelledError:
+            if self.record is not None:
+                self.record.client_closed = True
+            raise
+
+    async def _run(self, steps: list[Step]) -> web.StreamResponse:
         """Stream the steps; add the finish chunk, the usage chunk and [DONE] as needed."""
         await self.response.prepare(self.request)
         await self._send(self._chunk({"role": "assistant", "content": "", "refusal": None}))

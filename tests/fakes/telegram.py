@@ -605,6 +605,7 @@ class StoredMessage:
     from_bot: bool
     raw: JSON
     history: list[tuple[str | None, list[JSON]]] = field(default_factory=list)
+    markup_history: list[JSON | None] = field(default_factory=list)  # markup of each version
     deleted: bool = False
     kind: str = "text"  # text | photo | voice | document | audio | service
     caption: str | None = None
@@ -722,9 +723,8 @@ class FakeTelegram(LocalServer):
         self._bans: dict[int, float] = {}
         self._last_call: dict[int, float] = {}
         self._failures: list[_Failure] = []
-        self.callback_queries: dict[str, JSON | None] = {}  # id -> answerCallbackQuery params
-        self._query_counter = 0
         self.client_max_size = 100 * 1024 * 1024
+        self._open_queries: dict[str, float] = {}
         self.shutdown_timeout = 0.1
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": self._get_me,
@@ -736,6 +736,7 @@ class FakeTelegram(LocalServer):
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
             "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
             "sendMessageDraft": self._send_message_draft,
             "getFile": self._get_file,
@@ -747,7 +748,6 @@ class FakeTelegram(LocalServer):
             "getChatAdministrators": self._get_chat_administrators,
             "setMessageReaction": self._set_message_reaction,
             "createForumTopic": self._create_forum_topic,
-            "answerCallbackQuery": self._answer_callback_query,
         }
 
     # ---- lifecycle
@@ -918,6 +918,57 @@ class FakeTelegram(LocalServer):
         self.push_update({"message": msg.raw})
         return msg.raw
 
+    def press_button(
+        self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None
+    ) -> str:
+        """A user presses an inline button of a bot message; returns the callback query id."""
+        msg = self.messages[chat_id][message_id]
+        uid = user_id if user_id is not None else chat_id
+        user = self.users.get(uid) or {"id": uid, "is_bot": False, "first_name": "User"}
+        self.users[uid] = user
+        query_id = str(secrets.randbits(63))
+        self._open_queries[query_id] = time.monotonic()
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user,
+                    "message": msg.raw,
+                    "chat_instance": str(chat_id),
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def edit_user_message(self, chat_id: int, message_id: int, text: str) -> JSON:
+        """The user edits one of their messages: an `edited_message` update."""
+        msg = self.messages[chat_id][message_id]
+        if msg.from_bot:
+            raise ValueError("users edit only their own messages")
+        field_name = "caption" if msg.caption is not None else "text"
+        if field_name == "caption":
+            msg.caption = text
+        else:
+            msg.text = text
+            msg.entities = detect_entities(text)
+            msg.raw.pop("entities", None)
+            if msg.entities:
+                msg.raw["entities"] = msg.entities
+        msg.raw[field_name] = text
+        msg.raw["edit_date"] = int(time.time())
+        self.push_update({"edited_message": dict(msg.raw)})
+        return msg.raw
+
+    def buttons(self, chat_id: int, message_id: int) -> list[JSON]:
+        """The inline buttons a bot message carries now, row after row."""
+        markup = self.messages[chat_id][message_id].reply_markup or {}
+        return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+    def callback_answers(self) -> list[JSON]:
+        """Every answerCallbackQuery call's parameters, in order."""
+        return [c.params for c in self.calls_for("answerCallbackQuery")]
+
     def fail_next(
         self,
         method: str,
@@ -930,55 +981,6 @@ class FakeTelegram(LocalServer):
         """Answer the next ``times`` calls of method (for chat_id, if given) with this error."""
         name = _method_names().get(method.lower(), method)
         self._failures.append(_Failure(name, error_code, description, parameters, chat_id, times))
-
-    def press_button(
-        self,
-        chat_id: int,
-        message_id: int,
-        text: str | None = None,
-        *,
-        data: str | None = None,
-        user_id: int | None = None,
-        first_name: str = "Alice",
-        language_code: str = "en",
-    ) -> str:
-        """A user presses an inline button (by its text, or sends raw `data`); the query id."""
-        msg = self.messages.get(chat_id, {}).get(message_id)
-        if msg is None or msg.deleted or not msg.from_bot:
-            raise ValueError(f"no bot message {message_id} in chat {chat_id}")
-        if data is None:
-            rows = (msg.reply_markup or {}).get("inline_keyboard", [])
-            found = [b for row in rows for b in row if b.get("text") == text]
-            if not found:
-                raise ValueError(f"no button {text!r} on message {message_id}")
-            data = str(found[0]["callback_data"])
-        chat = self.chats[chat_id]
-        uid = user_id if user_id is not None else chat_id if chat["type"] == "private" else 1001
-        user = self.users.get(uid) or {
-            "id": uid,
-            "is_bot": False,
-            "first_name": first_name,
-            "language_code": language_code,
-        }
-        self.users[uid] = user
-        self._query_counter += 1
-        query_id = f"{self.bot_id}{self._query_counter:08d}"
-        self.callback_queries[query_id] = None
-        query = {
-            "id": query_id,
-            "from": user,
-            "message": msg.raw,
-            "chat_instance": str(abs(chat_id) * 7 + 3),
-            "data": data,
-        }
-        self.push_update({"callback_query": query})
-        return query_id
-
-    def buttons(self, chat_id: int, message_id: int) -> list[str]:
-        """The texts of a message's inline buttons, row by row."""
-        msg = self.messages[chat_id][message_id]
-        rows = (msg.reply_markup or {}).get("inline_keyboard", [])
-        return [str(b.get("text")) for row in rows for b in row]
 
     # ---- test helpers: inspection
 
@@ -1386,6 +1388,7 @@ class FakeTelegram(LocalServer):
         msg.raw.pop("reply_markup", None)
         if msg.reply_markup and "inline_keyboard" in msg.reply_markup:
             msg.raw["reply_markup"] = msg.reply_markup
+        msg.markup_history.append(msg.reply_markup)
 
     def _find_message(self, chat: JSON, params: JSON, missing: str) -> StoredMessage:
         if params.get("message_id") is None:
@@ -1420,6 +1423,12 @@ class FakeTelegram(LocalServer):
         msg.raw["edit_date"] = int(time.time())
         self._set_markup(msg, markup)
         return msg.raw
+
+    def _answer_callback_query(self, call: Call) -> bool:
+        asked = self._open_queries.pop(str(call.params.get("callback_query_id")), None)
+        if asked is None or time.monotonic() - asked > 15:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        return True
 
     def _delete_message(self, call: Call) -> bool:
         msg = self._find_message(
@@ -1566,10 +1575,3 @@ class FakeTelegram(LocalServer):
         name = str(call.params["name"])
         thread_id = self.create_forum_topic(int(chat["id"]), name)
         return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
-
-    def _answer_callback_query(self, call: Call) -> bool:
-        query_id = str(call.params["callback_query_id"])
-        if query_id not in self.callback_queries or self.callback_queries[query_id] is not None:
-            raise _bad("query is too old and response timeout expired or query ID is invalid")
-        self.callback_queries[query_id] = dict(call.params)
-        return True

@@ -1,0 +1,98 @@
+"""A running turn's progress in the store, so a turn cut by a crash is finished honestly.
+
+While a turn runs, the store holds which Telegram message it answers, the stored question
+and the messages of its live reply. When the same question is handled again (the process
+died and its update came back from the inbox), the answer replaces the half-written reply in
+place, says that a restart interrupted it, and the question is not stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+from storage import ChatKey, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """What is recorded of a running turn."""
+
+    question_message_id: int
+    user_message_id: int | None = None
+    message_ids: list[int] = field(default_factory=list)
+
+
+class ProgressRecorder:
+    """Keeps one conversation's progress row up to date, one write at a time."""
+
+    def __init__(self, store: Store, key: ChatKey, progress: Progress) -> None:
+        self._store = store
+        self._key = key
+        self.progress = progress
+        self._writing: asyncio.Task[None] | None = None
+        self._dirty = False
+
+    @classmethod
+    async def begin(
+        cls, store: Store, key: ChatKey, question_message_id: int
+    ) -> tuple[ProgressRecorder, Progress | None]:
+        """Start recording; also the progress an interrupted run left for this question."""
+        left: Progress | None = None
+        try:
+            found = await store.load_turn_progress(key.chat_id, key.thread_id)
+            if found is not None:
+                earlier = Progress(**json.loads(found.state))
+                if earlier.question_message_id == question_message_id:
+                    left = earlier
+        except Exception:
+            log.exception("could not read the turn progress of chat %s", key.chat_id)
+        recorder = cls(store, key, Progress(question_message_id))
+        if left is not None:
+            recorder.progress.message_ids = list(left.message_ids)
+            recorder.progress.user_message_id = left.user_message_id
+        await recorder._write()
+        return recorder, left
+
+    def question_stored(self, user_message_id: int) -> None:
+        """The engine stored the question under this id."""
+        self.progress.user_message_id = user_message_id
+        self._schedule()
+
+    def messages_shown(self, message_ids: list[int]) -> None:
+        """The live reply now shows the answer in these messages."""
+        if message_ids != self.progress.message_ids:
+            self.progress.message_ids = list(message_ids)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        self._dirty = True
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await self._write()
+
+    async def _write(self) -> None:
+        try:
+            await self._store.save_turn_progress(
+                self._key.chat_id, self._key.thread_id, [], json.dumps(asdict(self.progress))
+            )
+        except Exception:
+            log.exception("could not record the turn progress of chat %s", self._key.chat_id)
+
+    async def end(self) -> None:
+        """The turn ended: nothing is left to finish."""
+        if self._writing is not None:
+            self._dirty = False
+            await self._writing
+        try:
+            await self._store.clear_turn_progress(self._key.chat_id, self._key.thread_id)
+        except Exception:
+            log.exception("could not clear the turn progress of chat %s", self._key.chat_id)

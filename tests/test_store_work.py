@@ -1,0 +1,231 @@
+"""Shared work in the store, on both backends: the inbox, turn progress, leases, rate budgets.
+
+`replica` is a second store on the same database: another process on PostgreSQL; on SQLite
+(one process owns the file) the same store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage import ChatKey, Store, open_store
+from storage.models import InboxBatch
+
+A, B, C = ChatKey(1), ChatKey(-100, 5), ChatKey(3)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """An open store on an empty database of each kind."""
+    opened = await open_store(database_url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def replica(store: Store, database_url: str) -> AsyncIterator[Store]:
+    """Another process's store on the same database (the same store on SQLite)."""
+    if database_url.startswith("sqlite"):
+        yield store
+        return
+    other = await open_store(database_url)
+    yield other
+    await other.close()
+
+
+async def _put(store: Store, key: ChatKey, *update_ids: int) -> None:
+    for update_id in update_ids:
+        assert await store.inbox_put(update_id, key.chat_id, key.thread_id, f'{{"u":{update_id}}}')
+
+
+def _shape(batches: list[InboxBatch]) -> list[tuple[ChatKey, list[int]]]:
+    return [(b.key, b.update_ids) for b in batches]
+
+
+async def test_duplicates_are_ignored_even_after_processing(store: Store) -> None:
+    assert await store.inbox_put(10, 1, 0, '{"a":1}') is True
+    assert await store.inbox_put(10, 1, 0, '{"a":2}') is False
+    (batch,) = await store.inbox_claim("r1", 30, 10)
+    assert batch.items[0].payload == '{"a":1}', "the first copy is kept"
+    await store.inbox_done(batch.update_ids)
+    assert await store.inbox_put(10, 1, 0, '{"a":3}') is False, "processed ids are remembered"
+    assert await store.inbox_claim("r1", 30, 10) == []
+
+
+async def test_a_claim_takes_whole_conversations_oldest_first(store: Store) -> None:
+    await _put(store, A, 1)
+    await _put(store, B, 2)
+    await _put(store, A, 3)
+    await _put(store, C, 4)
+    first = await store.inbox_claim("r1", 30, 2)
+    assert _shape(first) == [(A, [1, 3]), (B, [2])]
+    assert _shape(await store.inbox_claim("r2", 30, 10)) == [(C, [4])]
+    assert await store.inbox_claim("r3", 30, 10) == [], "every conversation is held"
+
+
+async def test_items_arriving_during_a_claim_wait_for_the_next_one(
+    store: Store, replica: Store
+) -> None:
+    await _put(store, A, 1, 2)
+    (batch,) = await store.inbox_claim("r1", 30, 10)
+    await _put(replica, A, 3)
+    assert await replica.inbox_claim("r2", 30, 10) == [], "one turn at a time per conversation"
+    assert await store.inbox_claim("r1", 30, 10) == [], "not even its own claimer adds to it"
+    await store.inbox_done(batch.update_ids)
+    assert _shape(await replica.inbox_claim("r2", 30, 10)) == [(A, [3])]
+
+
+async def test_an_expired_lease_hands_the_work_over_in_order(store: Store, replica: Store) -> None:
+    await _put(store, A, 1, 2)
+    await store.inbox_claim("dead", 0.2, 10)
+    await _put(store, A, 3)
+    assert await replica.inbox_claim("alive", 30, 10) == []
+    await asyncio.sleep(0.3)
+    assert _shape(await replica.inbox_claim("alive", 30, 10)) == [(A, [1, 2, 3])]
+    assert await store.inbox_renew("dead", 30) == 0, "the dead owner holds nothing any more"
+    assert await replica.inbox_renew("alive", 30) == 3
+
+
+async def test_renew_keeps_the_claim_and_release_gives_it_up(store: Store, replica: Store) -> None:
+    await _put(store, A, 1)
+    await _put(store, B, 2)
+    await store.inbox_claim("r1", 0.2, 10)
+    assert await store.inbox_renew("r1", 30) == 2
+    await asyncio.sleep(0.3)
+    assert await replica.inbox_claim("r2", 30, 10) == [], "renewed: still held"
+    await store.inbox_release("r1")
+    assert _shape(await replica.inbox_claim("r2", 30, 10)) == [(A, [1]), (B, [2])]
+
+
+async def test_prune_deletes_only_old_processed_rows(store: Store) -> None:
+    await _put(store, A, 1, 2)
+    await store.inbox_claim("r1", 30, 10)
+    await store.inbox_done([1])
+    assert await store.inbox_prune(3600) == 0, "too recent"
+    await asyncio.sleep(0.05)
+    assert await store.inbox_prune(0.01) == 1
+    assert await store.inbox_put(1, A.chat_id, 0, "{}") is True, "pruned ids are forgotten"
+    assert await store.inbox_put(2, A.chat_id, 0, "{}") is False, "pending ones are not"
+
+
+async def test_a_put_wakes_the_listeners(store: Store, replica: Store) -> None:
+    woke = asyncio.Event()
+    await store.listen_inbox(woke.set)
+    await asyncio.sleep(0.05)
+    await replica.inbox_put(7, 1, 0, "{}")
+    await asyncio.wait_for(woke.wait(), timeout=5)
+    woke.clear()
+    await replica.inbox_put(7, 1, 0, "{}")
+    await asyncio.sleep(0.2)
+    assert not woke.is_set(), "a duplicate wakes no one"
+
+
+async def test_turn_progress_is_one_row_per_conversation(store: Store, replica: Store) -> None:
+    assert await store.load_turn_progress(1, 0) is None
+    await store.save_turn_progress(1, 0, [5, 6], '{"messages":[100]}')
+    await store.save_turn_progress(1, 0, [5, 6], '{"messages":[100,101]}')
+    await store.save_turn_progress(1, 9, [7], "{}")
+    progress = await replica.load_turn_progress(1, 0)
+    assert progress is not None
+    assert (progress.key, progress.update_ids, progress.state) == (
+        ChatKey(1),
+        [5, 6],
+        '{"messages":[100,101]}',
+    )
+    await replica.clear_turn_progress(1, 0)
+    assert await store.load_turn_progress(1, 0) is None
+    assert await store.load_turn_progress(1, 9) is not None, "topics apart"
+
+
+async def test_one_leader_until_its_lease_lapses(store: Store, replica: Store) -> None:
+    assert await store.try_lead("polling", "a", 0.3) is True
+    assert await replica.try_lead("polling", "b", 30) is False
+    assert await store.try_lead("polling", "a", 0.3) is True, "renewed"
+    assert await replica.try_lead("other", "b", 30) is True, "names apart"
+    await asyncio.sleep(0.4)
+    assert await replica.try_lead("polling", "b", 30) is True, "lapsed: taken over"
+    assert await store.try_lead("polling", "a", 30) is False
+    await store.resign_lead("polling", "a")
+    assert await store.try_lead("polling", "a", 30) is False, "only the holder resigns"
+    await replica.resign_lead("polling", "b")
+    assert await store.try_lead("polling", "a", 30) is True
+
+
+async def test_rate_tokens_are_a_sliding_window(store: Store) -> None:
+    assert [await store.take_rate_tokens("bot", 100.0, 1.0, 3) for _ in range(3)] == [0, 0, 0]
+    assert await store.take_rate_tokens("bot", 100.0, 1.0, 3) == pytest.approx(1.0)
+    assert await store.take_rate_tokens("bot", 100.6, 1.0, 3) == pytest.approx(0.4)
+    assert await store.take_rate_tokens("chat:5", 100.6, 1.0, 3) == 0, "buckets apart"
+    assert await store.take_rate_tokens("bot", 101.0, 1.0, 3) == 0, "the window slid"
+    assert await store.take_rate_tokens("bot", 101.0, 1.0, 3) == 0
+    assert await store.take_rate_tokens("bot", 101.0, 1.0, 3) == 0
+    assert await store.take_rate_tokens("bot", 101.2, 1.0, 3) == pytest.approx(0.8)
+
+
+async def test_replicas_claiming_at_once_never_share_a_conversation(
+    store: Store, replica: Store
+) -> None:
+    keys = [ChatKey(1000 + i) for i in range(60)]
+    update_id = 0
+    for round_ in range(3):
+        for key in keys:
+            update_id += 1
+            await store.inbox_put(update_id, key.chat_id, 0, str(round_))
+    held: dict[ChatKey, str] = {}
+    seen: dict[ChatKey, list[int]] = {key: [] for key in keys}
+
+    async def worker(s: Store, owner: str) -> None:
+        idle = 0
+        while idle < 3:
+            batches = await s.inbox_claim(owner, 30, 4)
+            idle = 0 if batches else idle + 1
+            for batch in batches:
+                assert batch.key not in held, f"{owner} got {batch.key} held by {held}"
+                held[batch.key] = owner
+            await asyncio.sleep(0.001)
+            for batch in batches:
+                seen[batch.key].extend(batch.update_ids)
+                del held[batch.key]
+                await s.inbox_done(batch.update_ids)
+
+    await asyncio.gather(*(worker(s, f"w{i}") for i, s in enumerate([store, replica] * 4)))
+    for i, key in enumerate(keys):
+        assert seen[key] == [i + 1, i + 61, i + 121], "each update once, in order"
+
+
+async def test_simultaneous_claims_split_the_work(store: Store, replica: Store) -> None:
+    for i in range(30):
+        await store.inbox_put(i + 1, 2000 + i, 0, "{}")
+    claims = await asyncio.gather(
+        *(s.inbox_claim(f"c{n}", 30, 3) for n, s in enumerate([store, replica] * 6))
+    )
+    got = [batch.key for batches in claims for batch in batches]
+    assert len(got) == len(set(got)) == 30, "no conversation twice, none left behind"
+
+
+async def test_replicas_share_one_rate_budget(store: Store, replica: Store) -> None:
+    waits = await asyncio.gather(
+        *(s.take_rate_tokens("bot", 500.0, 1.0, 30) for s in [store, replica] * 40)
+    )
+    assert sum(1 for w in waits if w == 0) == 30
+    assert all(w == pytest.approx(1.0) for w in waits if w != 0)
+
+
+async def test_replicas_racing_for_the_lead_get_one_leader(store: Store, replica: Store) -> None:
+    won = await asyncio.gather(
+        *(s.try_lead("polling", f"r{n}", 30) for n, s in enumerate([store, replica] * 5))
+    )
+    assert sum(won) == 1
+
+
+async def test_replicas_starting_a_conversation_at_once_agree_on_it(
+    store: Store, replica: Store
+) -> None:
+    key = ChatKey(-42, 3)
+    ids = await asyncio.gather(*(s.active_conversation(key) for s in [store, replica] * 5))
+    assert len(set(ids)) == 1
+    fresh = await replica.new_conversation(key)
+    assert fresh != ids[0] and await replica.active_conversation(key) == fresh
