@@ -16,6 +16,8 @@ from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
 from bot.llm import ChatModel, build_openai_client
 from bot.ordering import TurnQueue
+from bot.personas import load_personas
+from bot.prices import load_prices
 from bot.providers import ChatModels, build_chat_models
 from bot.sandbox import Sandbox
 from bot.settings import Settings
@@ -139,6 +141,8 @@ async def start_services(app: BotApp) -> None:
     settings = app.bot_data.settings
     if settings is None:
         raise RuntimeError("the application was not built by build_application")
+    personas = load_personas(settings.personas_file)  # a broken file stops the start, clearly
+    prices = load_prices(settings.model_prices_file)
     closers: list[Closer] = []
     app.bot_data.closers = closers
     store = await open_store(settings.database_url)
@@ -169,6 +173,8 @@ async def start_services(app: BotApp) -> None:
         albums=AlbumCollector(settings.album_wait),
         bot_username=me.username or "",
         bot_id=me.id,
+        personas=personas,
+        prices=prices,
     )
     await _announce_commands(app)
     log.info(

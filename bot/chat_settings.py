@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Generic, TypeVar
 
+from bot.personas import Persona, find_persona
 from storage import ChatKey, Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ ANSWER_ALL: ChatSetting[bool] = ChatSetting("answer_all", _flag, _flag_value, wh
 ACCESS_NOTICE_SENT: ChatSetting[bool] = ChatSetting(
     "access_notice", _present, _sent_value, whole_chat=True
 )
+SYSTEM_PROMPT: ChatSetting[str | None] = ChatSetting("system_prompt", _text, _text)
+PERSONA: ChatSetting[str | None] = ChatSetting("persona", _text, _text)
 
 
 @dataclass(frozen=True)
@@ -115,3 +118,13 @@ class ChatSettings:
     async def set_model(self, key: ChatKey, model: str) -> None:
         """Choose the chat's model (the default one is stored as no choice)."""
         await self.set(key, MODEL, None if model == self.default_model else model)
+
+    async def instructions(self, key: ChatKey, personas: tuple[Persona, ...]) -> str | None:
+        """The chat's system prompt (/system, else its /persona), or None for the default."""
+        try:
+            custom = await self.get(key, SYSTEM_PROMPT)
+            persona = None if custom else find_persona(personas, await self.get(key, PERSONA))
+        except Exception:
+            log.exception("cannot read the instructions of chat %s", key.chat_id)
+            return None
+        return custom or (persona.prompt if persona else None)

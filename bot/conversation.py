@@ -52,6 +52,7 @@ class TurnInput:
     language: str = "en"
     model: str | None = None
     with_names: bool = False  # prefix user messages with their sender (group chats)
+    system_prompt: str | None = None  # the chat's own instructions (/system, /persona)
     reask_message_id: int | None = None  # answer this stored message again (new text or "")
     stop: asyncio.Event | None = None  # set to end the turn now, keeping what was shown
     on_question_stored: Callable[[int], None] | None = None  # told the stored question's id
@@ -216,7 +217,7 @@ class ConversationEngine:
             rounds.result()
 
     async def _load_window(self, state: _Turn, shape: RequestShape) -> None:
-        system = self._config.system_prompt
+        system = state.input.system_prompt or self._config.system_prompt
         budget = max(shape.budget - estimate_tokens(system), 1)
         history = await self._store.recent_messages(
             state.conversation_id, budget, self._config.history_max_messages

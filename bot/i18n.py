@@ -35,6 +35,11 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/answerall on|off – in a group, answer every message (admins)\n"
             "/voice – spoken copies of answers on/off\n"
             "/image <description> – draw a picture\n"
+            "/history – saved conversations; go back to one\n"
+            "/forget – delete everything stored for this chat\n"
+            "/system [text|reset] – this chat's instructions\n"
+            "/persona – choose a persona\n"
+            "/usage – your usage today and this month\n"
             "/help – this list\n\n"
             "I remember this chat's conversation until you start a new one."
         ),
@@ -47,6 +52,11 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/answerall on|off – trong nhóm, trả lời mọi tin nhắn (quản trị viên)\n"
             "/voice – bật/tắt bản đọc câu trả lời\n"
             "/image <mô tả> – vẽ một bức ảnh\n"
+            "/history – các cuộc trò chuyện đã lưu; quay lại một cuộc\n"
+            "/forget – xóa mọi thứ đã lưu của chat này\n"
+            "/system [nội dung|reset] – chỉ dẫn cho chat này\n"
+            "/persona – chọn vai trò\n"
+            "/usage – mức sử dụng hôm nay và tháng này\n"
             "/help – danh sách này\n\n"
             "Tôi nhớ cuộc trò chuyện của chat này cho đến khi bạn bắt đầu cuộc mới."
         ),
@@ -59,6 +69,11 @@ _STRINGS: dict[str, dict[str, str]] = {
             "/answerall on|off – 在群组中回复每条消息（管理员）\n"
             "/voice – 开关语音回复\n"
             "/image <描述> – 生成图片\n"
+            "/history – 已保存的对话；可回到其中之一\n"
+            "/forget – 删除本聊天存储的所有内容\n"
+            "/system [内容|reset] – 本聊天的指令\n"
+            "/persona – 选择角色\n"
+            "/usage – 今天和本月的用量\n"
             "/help – 本列表\n\n"
             "在你开始新对话之前，我会记住本聊天的对话。"
         ),
@@ -519,6 +534,253 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "⚙️ Running {name}…",
         "vi": "⚙️ Đang chạy {name}…",
         "zh": "⚙️ 正在运行 {name}…",
+    },
+    # Saved conversations, forgetting, instructions, personas, usage, quotas (issue 11)
+    "cmd_history": {
+        "en": "Saved conversations",
+        "vi": "Các cuộc trò chuyện đã lưu",
+        "zh": "已保存的对话",
+    },
+    "cmd_forget": {
+        "en": "Delete everything stored for this chat",
+        "vi": "Xóa mọi thứ đã lưu của chat này",
+        "zh": "删除本聊天存储的所有内容",
+    },
+    "cmd_system": {
+        "en": "Show or set this chat's instructions",
+        "vi": "Xem hoặc đặt chỉ dẫn cho chat này",
+        "zh": "查看或设置本聊天的指令",
+    },
+    "cmd_persona": {"en": "Choose a persona", "vi": "Chọn một vai trò", "zh": "选择角色"},
+    "cmd_usage": {
+        "en": "Your usage today and this month",
+        "vi": "Mức sử dụng hôm nay và tháng này",
+        "zh": "今天和本月的用量",
+    },
+    "cmd_stats": {
+        "en": "Bot statistics (bot admins)",
+        "vi": "Thống kê bot (quản trị bot)",
+        "zh": "机器人统计（机器人管理员）",
+    },
+    "history_empty": {
+        "en": "No saved conversations in this chat yet.",
+        "vi": "Chat này chưa có cuộc trò chuyện nào được lưu.",
+        "zh": "本聊天还没有已保存的对话。",
+    },
+    "history_title": {
+        "en": "Saved conversations ({page}/{pages}), newest first. Tap one to go back to it.",
+        "vi": "Các cuộc trò chuyện đã lưu ({page}/{pages}), mới nhất trước. Chạm để quay lại.",
+        "zh": "已保存的对话（{page}/{pages}），最新的在前。点按即可回到该对话。",
+    },
+    "history_item": {
+        "en": "{title} · {date} · {messages} messages",
+        "vi": "{title} · {date} · {messages} tin nhắn",
+        "zh": "{title} · {date} · {messages} 条消息",
+    },
+    "history_current": {"en": "current", "vi": "hiện tại", "zh": "当前"},
+    "history_untitled": {"en": "(no text)", "vi": "(không có chữ)", "zh": "（无文字）"},
+    "history_newer": {"en": "‹ Newer", "vi": "‹ Mới hơn", "zh": "‹ 较新"},
+    "history_older": {"en": "Older ›", "vi": "Cũ hơn ›", "zh": "较早 ›"},
+    "history_resumed": {
+        "en": "Back to “{title}”. The conversation you left is saved in /history.",
+        "vi": "Đã quay lại “{title}”. Cuộc trò chuyện vừa rời được lưu trong /history.",
+        "zh": "已回到“{title}”。刚才的对话保存在 /history 中。",
+    },
+    "history_gone": {
+        "en": "That conversation no longer exists.",
+        "vi": "Cuộc trò chuyện đó không còn nữa.",
+        "zh": "该对话已不存在。",
+    },
+    "button_stale": {
+        "en": "This button no longer works.",
+        "vi": "Nút này không còn dùng được.",
+        "zh": "此按钮已失效。",
+    },
+    "forget_confirm": {
+        "en": (
+            "This deletes everything I store for this chat: conversations, messages, pictures "
+            "and other media, and its settings. It cannot be undone."
+        ),
+        "vi": (
+            "Thao tác này xóa mọi thứ tôi lưu cho chat này: các cuộc trò chuyện, tin nhắn, "
+            "hình ảnh và tệp khác, cùng các cài đặt. Không thể hoàn tác."
+        ),
+        "zh": "这将删除我为本聊天存储的所有内容：对话、消息、图片及其他媒体，以及设置。此操作无法撤销。",
+    },
+    "forget_yes": {"en": "Delete everything", "vi": "Xóa tất cả", "zh": "全部删除"},
+    "forget_no": {"en": "Cancel", "vi": "Hủy", "zh": "取消"},
+    "forget_done": {
+        "en": (
+            "Deleted: {conversations} conversations, {messages} messages, {settings} settings. "
+            "Only usage counts (numbers, no text) are kept, for the daily limits."
+        ),
+        "vi": (
+            "Đã xóa: {conversations} cuộc trò chuyện, {messages} tin nhắn, {settings} cài đặt. "
+            "Chỉ giữ lại số liệu sử dụng (chỉ là con số, không có nội dung) cho giới hạn hằng ngày."
+        ),
+        "zh": (
+            "已删除：{conversations} 个对话、{messages} 条消息、{settings} 项设置。"
+            "仅保留用量计数（只有数字，没有内容），用于每日限额。"
+        ),
+    },
+    "forget_cancelled": {
+        "en": "Nothing was deleted.",
+        "vi": "Không có gì bị xóa.",
+        "zh": "没有删除任何内容。",
+    },
+    "system_custom": {
+        "en": "This chat's instructions:\n\n{prompt}\n\n/system reset goes back to the default.",
+        "vi": "Chỉ dẫn của chat này:\n\n{prompt}\n\n/system reset để quay về mặc định.",
+        "zh": "本聊天的指令：\n\n{prompt}\n\n/system reset 恢复默认。",
+    },
+    "system_persona": {
+        "en": "This chat uses the persona {name}:\n\n{prompt}",
+        "vi": "Chat này dùng vai trò {name}:\n\n{prompt}",
+        "zh": "本聊天使用角色 {name}：\n\n{prompt}",
+    },
+    "system_default": {
+        "en": (
+            "This chat uses the default instructions:\n\n{prompt}\n\n/system <text> sets its own."
+        ),
+        "vi": "Chat này dùng chỉ dẫn mặc định:\n\n{prompt}\n\n/system <nội dung> để đặt riêng.",
+        "zh": "本聊天使用默认指令：\n\n{prompt}\n\n/system <内容> 可设置专属指令。",
+    },
+    "system_set": {
+        "en": "Saved: I follow these instructions in this chat from the next message on.",
+        "vi": "Đã lưu: từ tin nhắn tiếp theo tôi sẽ theo chỉ dẫn này trong chat này.",
+        "zh": "已保存：从下一条消息起，我会在本聊天中遵循这些指令。",
+    },
+    "system_reset": {
+        "en": "Back to the default instructions.",
+        "vi": "Đã quay về chỉ dẫn mặc định.",
+        "zh": "已恢复默认指令。",
+    },
+    "system_too_long": {
+        "en": "Instructions can be at most {limit} characters.",
+        "vi": "Chỉ dẫn dài tối đa {limit} ký tự.",
+        "zh": "指令最多 {limit} 个字符。",
+    },
+    "persona_none": {
+        "en": "No personas are configured for this bot.",
+        "vi": "Bot này chưa cấu hình vai trò nào.",
+        "zh": "此机器人未配置任何角色。",
+    },
+    "persona_choose": {
+        "en": "Choose a persona for this chat (now: {current}).",
+        "vi": "Chọn vai trò cho chat này (hiện tại: {current}).",
+        "zh": "为本聊天选择角色（当前：{current}）。",
+    },
+    "persona_default": {"en": "default", "vi": "mặc định", "zh": "默认"},
+    "persona_set": {
+        "en": "Persona for this chat: {name}.",
+        "vi": "Vai trò của chat này: {name}.",
+        "zh": "本聊天的角色：{name}。",
+    },
+    "persona_set_model": {
+        "en": "Persona for this chat: {name} (model {model}).",
+        "vi": "Vai trò của chat này: {name} (mô hình {model}).",
+        "zh": "本聊天的角色：{name}（模型 {model}）。",
+    },
+    "persona_unknown": {
+        "en": "There is no persona called {name}. Choices: {names}.",
+        "vi": "Không có vai trò nào tên {name}. Các lựa chọn: {names}.",
+        "zh": "没有名为 {name} 的角色。可选：{names}。",
+    },
+    "usage_title": {"en": "Your usage", "vi": "Mức sử dụng của bạn", "zh": "你的用量"},
+    "usage_today": {"en": "Today", "vi": "Hôm nay", "zh": "今天"},
+    "usage_month": {"en": "This month", "vi": "Tháng này", "zh": "本月"},
+    "usage_nothing": {"en": "nothing yet", "vi": "chưa có", "zh": "暂无"},
+    "usage_line": {
+        "en": "{model}: {messages} messages, {prompt} input + {completion} output tokens",
+        "vi": "{model}: {messages} tin nhắn, {prompt} token vào + {completion} token ra",
+        "zh": "{model}：{messages} 条消息，输入 {prompt} + 输出 {completion} 个 token",
+    },
+    "usage_cost": {"en": "≈ ${cost}", "vi": "≈ ${cost}", "zh": "≈ ${cost}"},
+    "usage_limits": {
+        "en": "Daily limits: {limits}. They reset at midnight ({zone}).",
+        "vi": "Giới hạn hằng ngày: {limits}. Đặt lại lúc nửa đêm ({zone}).",
+        "zh": "每日限额：{limits}。每天午夜（{zone}）重置。",
+    },
+    "usage_limit_messages": {
+        "en": "{used}/{limit} messages",
+        "vi": "{used}/{limit} tin nhắn",
+        "zh": "{used}/{limit} 条消息",
+    },
+    "usage_limit_tokens": {
+        "en": "{used}/{limit} tokens",
+        "vi": "{used}/{limit} token",
+        "zh": "{used}/{limit} 个 token",
+    },
+    "stats_admins_only": {
+        "en": "Only the bot's admins can see /stats.",
+        "vi": "Chỉ quản trị viên của bot mới xem được /stats.",
+        "zh": "只有机器人管理员可以查看 /stats。",
+    },
+    "stats_text": {
+        "en": (
+            "Bot statistics\n"
+            "Active users: {users_day} today, {users_month} this month\n"
+            "Active chats: {chats_day} today, {chats_month} this month\n"
+            "Turns in the last 24 h: {complete} complete, {interrupted} interrupted, "
+            "{failed} failed\n"
+            "Time to first visible text (24 h): p50 {p50}, p95 {p95}\n"
+            "Tokens this month by model:\n{models}"
+        ),
+        "vi": (
+            "Thống kê bot\n"
+            "Người dùng hoạt động: {users_day} hôm nay, {users_month} tháng này\n"
+            "Chat hoạt động: {chats_day} hôm nay, {chats_month} tháng này\n"
+            "Lượt trong 24 giờ qua: {complete} hoàn tất, {interrupted} bị ngắt, "
+            "{failed} thất bại\n"
+            "Thời gian đến khi thấy chữ đầu tiên (24 giờ): p50 {p50}, p95 {p95}\n"
+            "Token tháng này theo mô hình:\n{models}"
+        ),
+        "zh": (
+            "机器人统计\n"
+            "活跃用户：今天 {users_day}，本月 {users_month}\n"
+            "活跃聊天：今天 {chats_day}，本月 {chats_month}\n"
+            "过去 24 小时的轮次：完成 {complete}，中断 {interrupted}，失败 {failed}\n"
+            "首个可见文字用时（24 小时）：p50 {p50}，p95 {p95}\n"
+            "本月各模型 token：\n{models}"
+        ),
+    },
+    "stats_model_line": {
+        "en": "{model}: {prompt} input + {completion} output",
+        "vi": "{model}: {prompt} vào + {completion} ra",
+        "zh": "{model}：输入 {prompt} + 输出 {completion}",
+    },
+    "quota_messages": {
+        "en": (
+            "You have used today's {limit} messages. The limit resets at {time} ({zone}), "
+            "in {hours} h {minutes} min."
+        ),
+        "vi": (
+            "Bạn đã dùng hết {limit} tin nhắn của hôm nay. Giới hạn được đặt lại lúc {time} "
+            "({zone}), sau {hours} giờ {minutes} phút."
+        ),
+        "zh": "你今天的 {limit} 条消息已用完。限额将于 {time}（{zone}）重置，还有 {hours} 小时 {minutes} 分钟。",
+    },
+    "quota_tokens": {
+        "en": (
+            "You have used today's {limit} tokens. The limit resets at {time} ({zone}), "
+            "in {hours} h {minutes} min."
+        ),
+        "vi": (
+            "Bạn đã dùng hết {limit} token của hôm nay. Giới hạn được đặt lại lúc {time} "
+            "({zone}), sau {hours} giờ {minutes} phút."
+        ),
+        "zh": "你今天的 {limit} 个 token 已用完。限额将于 {time}（{zone}）重置，还有 {hours} 小时 {minutes} 分钟。",
+    },
+    "quota_group": {
+        "en": (
+            "This group has used today's {limit} messages. The limit resets at {time} ({zone}), "
+            "in {hours} h {minutes} min."
+        ),
+        "vi": (
+            "Nhóm này đã dùng hết {limit} tin nhắn của hôm nay. Giới hạn được đặt lại lúc {time} "
+            "({zone}), sau {hours} giờ {minutes} phút."
+        ),
+        "zh": "本群今天的 {limit} 条消息已用完。限额将于 {time}（{zone}）重置，还有 {hours} 小时 {minutes} 分钟。",
     },
 }
 

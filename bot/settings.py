@@ -5,9 +5,13 @@ from __future__ import annotations
 import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.personas import load_personas
+from bot.prices import load_prices
 
 EVERYONE = "*"
 
@@ -168,6 +172,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Saved conversations, personas, usage and quotas
+    personas_file: str = ""
+    model_prices_file: str = ""
+    timezone: str = "UTC"
+    daily_message_limit: int = Field(default=0, ge=0)
+    daily_token_limit: int = Field(default=0, ge=0)
+    group_daily_message_limit: int = Field(default=0, ge=0)
+
     @field_validator("allowed_user_ids", "admin_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> frozenset[int] | Literal["*"]:
@@ -214,6 +226,29 @@ class Settings(BaseSettings):
                 "must look like sqlite:///path/to/bot.db or postgresql://user:pass@host:5432/db"
             )
         return value
+
+    @field_validator("personas_file", "model_prices_file")
+    @classmethod
+    def _readable_file(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if value:  # a broken file stops the start with a plain message, and `check` says so
+            load = load_personas if info.field_name == "personas_file" else load_prices
+            load(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Asia/Ho_Chi_Minh)") from exc
+        return value.strip()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a zone: where days start for quotas and /usage."""
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _models_include_default(self) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import answer_actions, commands, media, messages, model_picker
+from handlers import answer_actions, commands, library, media, messages, model_picker
 from handlers.context import BotApp
 
 
@@ -20,6 +20,7 @@ def register(app: BotApp) -> None:
     app.add_handler(CommandHandler("answerall", commands.answer_all, filters=fresh))
     app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))
     app.add_handler(CommandHandler("image", commands.image_command, filters=fresh))
+    _register_library(app, fresh)
     app.add_handler(CommandHandler("stop", answer_actions.stop_command, filters=fresh))
     app.add_handler(CallbackQueryHandler(answer_actions.on_answer_button, pattern=r"^a[src]\."))
     app.add_handler(
@@ -49,3 +50,16 @@ def register(app: BotApp) -> None:
     )
     # Any other press (forged, stale, from an old version) only stops the client's spinner.
     app.add_handler(CallbackQueryHandler(answer_actions.on_unknown_button))
+
+
+def _register_library(app: BotApp, fresh: filters.BaseFilter) -> None:
+    """/history /forget /system /persona /usage /stats and their buttons."""
+    app.add_handler(CommandHandler("history", library.history_command, filters=fresh))
+    app.add_handler(CommandHandler("forget", library.forget_command, filters=fresh))
+    app.add_handler(CommandHandler("system", library.system_command, filters=fresh))
+    app.add_handler(CommandHandler("persona", library.persona_command, filters=fresh))
+    app.add_handler(CommandHandler("usage", library.usage_command, filters=fresh))
+    app.add_handler(CommandHandler("stats", library.stats_command, filters=fresh))
+    app.add_handler(CallbackQueryHandler(library.on_history_button, pattern=r"^h:"))
+    app.add_handler(CallbackQueryHandler(library.on_forget_button, pattern=r"^f:"))
+    app.add_handler(CallbackQueryHandler(library.on_persona_button, pattern=r"^p:"))

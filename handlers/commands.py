@@ -17,6 +17,7 @@ from handlers.access import admitted
 from handlers.addressing import chat_key, is_group, language_of, reply_target
 from handlers.context import BotContext, Services
 from handlers.groups import may_change_settings, quoted, real_reply, with_quote
+from handlers.library import LIBRARY_COMMANDS
 from handlers.media import answer_media, has_media
 from handlers.model_picker import offered, show_models
 from handlers.notices import notify
@@ -25,7 +26,19 @@ from handlers.turns import Question, answer
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "new", "reset", "ask", "stop", "model", "voice", "image", "answerall")
+COMMANDS = (
+    "start",
+    "help",
+    "new",
+    "reset",
+    "ask",
+    "stop",
+    "model",
+    "voice",
+    "image",
+    "answerall",
+    *LIBRARY_COMMANDS,
+)
 
 
 def bot_commands(language: str) -> list[BotCommand]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from bot.images import ImageClient
 from bot.llm import LLMClient
 from bot.model_catalog import ModelCatalog
 from bot.ordering import TurnQueue
+from bot.personas import Persona
+from bot.prices import Price
 from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
@@ -46,6 +49,9 @@ class Services:
     bot_username: str = ""
     bot_id: int = 0
     turn_listeners: list[TurnListener] = field(default_factory=list)  # told of every ended turn
+    personas: tuple[Persona, ...] = ()
+    prices: dict[str, Price] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time  # wall clock of quotas and usage (tests inject one)
     running: RunningAnswers = field(default_factory=RunningAnswers)
     models: ModelCatalog | None = None  # what /model offers (AVAILABLE_MODELS or `*`)
 

@@ -18,6 +18,8 @@ from bot.conversation import TurnInput, TurnOutcome
 from bot.errors import BotError
 from bot.i18n import translate
 from bot.ordering import Place
+from bot.quotas import LimitReachedError, QuotaLimits, check_quota
+from handlers.access import is_admin
 from handlers.addressing import (
     chat_key,
     is_group,
@@ -28,12 +30,13 @@ from handlers.addressing import (
 )
 from handlers.answer_controls import final_buttons, record_of, stop_buttons
 from handlers.context import Services
-from handlers.outcome import shown_outcome
+from handlers.notices import notify
+from handlers.outcome import error_text, shown_outcome
 from handlers.reply import LiveReply
 from handlers.turn_log import TurnTimes, log_turn
 from handlers.turn_progress import Progress, ProgressRecorder
 from handlers.voice_copy import speak_answer
-from storage import ChatKey
+from storage import ChatKey, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,9 @@ async def answer(
     await place.ready()
     started = time.monotonic()
     key = chat_key(message)
+    asker = question.asked_by or message.from_user
+    if (refusal := await _quota_refusal(services, message, asker)) is not None:
+        return await _refuse(services, message, key, refusal, asker)
     turn = await _turn_input(services, message, question, key)
     asked_id = question.question_message_id or message.message_id
     recorder, left = await ProgressRecorder.begin(services.store, key, asked_id)
@@ -100,6 +106,7 @@ async def answer(
         await speak_answer(services, message, key, outcome.text, turn.language)
     times = TurnTimes(received, started, time.monotonic())
     log_turn(outcome, reply, key, len(question.text), times, turn.model or "")
+    await _record_turn(services, turn, outcome, reply, started)
     for listener in services.turn_listeners:
         listener(key, outcome)
     return outcome
@@ -139,6 +146,7 @@ async def _turn_input(
         model=await services.chat_settings.model(key),
         with_names=group,
         reask_message_id=question.reask_message_id,
+        system_prompt=await services.chat_settings.instructions(key, services.personas),
     )
 
 
@@ -173,3 +181,68 @@ async def _run_and_show(
     finally:
         typing.cancel()
     return outcome
+
+
+async def _quota_refusal(
+    services: Services, message: Message, asker: User | None
+) -> LimitReachedError | None:
+    """The daily limit this turn of `asker` would pass (bot admins have none), or None."""
+    settings = services.settings
+    limits = QuotaLimits(
+        settings.daily_message_limit,
+        settings.daily_token_limit,
+        settings.group_daily_message_limit,
+    )
+    user_id = asker.id if asker else None
+    if not limits.any or is_admin(user_id, settings.admin_user_ids):
+        return None
+    try:
+        return await check_quota(
+            services.store,
+            limits,
+            now=services.clock(),
+            zone=settings.zone,
+            user_id=user_id,
+            group_id=message.chat.id if is_group(message) else None,
+        )
+    except Exception:
+        # The counts are bookkeeping: a broken read must not silence the bot.
+        log.exception("cannot read the quota counts of chat %s", message.chat.id)
+        return None
+
+
+async def _refuse(
+    services: Services,
+    message: Message,
+    key: ChatKey,
+    refusal: LimitReachedError,
+    asker: User | None,
+) -> TurnOutcome:
+    """Tell the user the limit and when it resets; no model is called."""
+    language = language_of(asker, services.settings.default_language)
+    log.info("turn refused in chat %s: %s", key.chat_id, refusal.detail)
+    await notify(services, message, error_text(refusal, language, ""))
+    outcome = TurnOutcome(text="", status="failed", error=refusal)
+    for listener in services.turn_listeners:
+        listener(key, outcome)
+    return outcome
+
+
+async def _record_turn(
+    services: Services, turn: TurnInput, outcome: TurnOutcome, reply: LiveReply, started: float
+) -> None:
+    """Store how the turn ended (numbers only) for /usage, /stats and the quotas."""
+    visible = reply.first_visible_at
+    record = TurnRecord(
+        chat_id=turn.key.chat_id,
+        thread_id=turn.key.thread_id,
+        user_id=turn.user_id,
+        model=turn.model or services.settings.openai_model,
+        status=outcome.status,
+        first_visible_ms=None if visible is None else (visible - started) * 1000,
+        created_at=services.clock(),
+    )
+    try:
+        await services.store.record_turn(record)
+    except Exception:
+        log.exception("could not record the turn of chat %s", turn.key.chat_id)

@@ -1,17 +1,34 @@
 """Persistence: the store interface, its SQLite and PostgreSQL implementations, the factory."""
 
 from storage.base import Store
-from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+from storage.models import (
+    ChatKey,
+    ConversationPage,
+    ConversationSummary,
+    ForgetReport,
+    MessageRecord,
+    ModelUsage,
+    Status,
+    TurnRecord,
+    TurnStats,
+    UsageRecord,
+)
 from storage.postgres import PostgresStore
 from storage.sqlite import SQLiteStore
 
 __all__ = [
     "ChatKey",
+    "ConversationPage",
+    "ConversationSummary",
+    "ForgetReport",
     "MessageRecord",
+    "ModelUsage",
     "PostgresStore",
     "SQLiteStore",
     "Status",
     "Store",
+    "TurnRecord",
+    "TurnStats",
     "UsageRecord",
     "open_store",
     "sqlite_path",

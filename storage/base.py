@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from storage.models import ChatKey, InboxBatch, MessageRecord, Status, TurnProgress, UsageRecord
+from storage.models import (
+    ChatKey,
+    ConversationPage,
+    ForgetReport,
+    InboxBatch,
+    MessageRecord,
+    ModelUsage,
+    Status,
+    TurnProgress,
+    TurnRecord,
+    TurnStats,
+    UsageRecord,
+)
 
 
 class Store(Protocol):
@@ -144,4 +156,34 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Close the connection."""
+        ...
+
+    async def conversations(self, key: ChatKey, offset: int, limit: int) -> ConversationPage:
+        """A page of the key's saved conversations, newest first (empty archived ones left out)."""
+        ...
+
+    async def resume_conversation(self, key: ChatKey, conversation_id: int) -> bool:
+        """Make one of the key's conversations the active one again; False when it is not theirs."""
+        ...
+
+    async def forget(self, key: ChatKey) -> ForgetReport:
+        """Delete the key's conversations, messages and settings, and reclaim their space."""
+        ...
+
+    async def record_turn(self, turn: TurnRecord) -> None:
+        """Record how one turn ended."""
+        ...
+
+    async def usage_by_model(self, since: float, user_id: int | None = None) -> list[ModelUsage]:
+        """Turns and tokens per model since `since`, of one user or (None) of everyone."""
+        ...
+
+    async def turn_count(
+        self, since: float, *, user_id: int | None = None, chat_id: int | None = None
+    ) -> int:
+        """How many turns one user and/or one chat had since `since`."""
+        ...
+
+    async def turn_stats(self, since: float) -> TurnStats:
+        """Active users and chats, outcomes and first-visible times since `since`."""
         ...

@@ -163,6 +163,26 @@ MIGRATIONS: list[Migration] = [
     """,
         postgres_extra=RATE_FUNCTION,
     ),
+    Migration(
+        "turn outcomes and first-visible times; usage indexed by user and time",
+        """
+    CREATE TABLE turns (
+        id {id},
+        chat_id {int} NOT NULL,
+        thread_id {int} NOT NULL DEFAULT 0,
+        user_id {int},
+        model TEXT NOT NULL,
+        status TEXT NOT NULL,
+        first_visible_ms {real},
+        created_at {real} NOT NULL
+    );
+    CREATE INDEX turns_by_time ON turns (created_at);
+    CREATE INDEX turns_by_user ON turns (user_id, created_at);
+    CREATE INDEX turns_by_chat ON turns (chat_id, created_at);
+    CREATE INDEX usage_by_user ON usage (user_id, created_at);
+    CREATE INDEX usage_by_time ON usage (created_at);
+    """,
+    ),
 ]
 
 

@@ -76,3 +76,64 @@ class TurnProgress:
     update_ids: list[int]
     state: str
     updated_at: float
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One saved conversation as /history lists it."""
+
+    id: int
+    created_at: float
+    title: str
+    messages: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    """A page of a chat's saved conversations (newest first) and how many there are in all."""
+
+    items: list[ConversationSummary]
+    total: int
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What /forget deleted."""
+
+    conversations: int
+    messages: int
+    settings: int
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """How one turn ended, for /usage, /stats and quotas (numbers only, no content)."""
+
+    chat_id: int
+    thread_id: int
+    user_id: int | None
+    model: str
+    status: str
+    first_visible_ms: float | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """Turns and tokens of one model over a period."""
+
+    model: str
+    messages: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class TurnStats:
+    """Bot-wide figures over a period: who was active, how turns ended, how fast text showed."""
+
+    users: int
+    chats: int
+    outcomes: dict[str, int]
+    first_visible_ms: list[float]

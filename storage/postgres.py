@@ -7,6 +7,7 @@ per conversation is serialised by a transaction-scoped advisory lock on the conv
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,10 +15,23 @@ from typing import Any
 
 import asyncpg
 
+from storage import library_sql as q
 from storage.migrations import MIGRATIONS
-from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+from storage.models import (
+    ChatKey,
+    ConversationPage,
+    ForgetReport,
+    MessageRecord,
+    ModelUsage,
+    Status,
+    TurnRecord,
+    TurnStats,
+    UsageRecord,
+)
 from storage.postgres_work import PostgresWork
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
+
+log = logging.getLogger(__name__)
 
 # Advisory-lock namespaces (the first key of the two-key form).
 LOCK_MIGRATE = 7300
@@ -224,3 +238,81 @@ class PostgresStore(PostgresWork):
         """Stop listening and close the pool."""
         await self._stop_listening()
         await self._pool.close()
+
+    async def conversations(self, key: ChatKey, offset: int, limit: int) -> ConversationPage:
+        """A page of the key's saved conversations, newest first (empty archived ones left out)."""
+        where = (key.chat_id, key.thread_id)
+        total = await self._pool.fetchval(q.numbered(q.CONVERSATIONS_COUNT), *where)
+        rows = await self._pool.fetch(q.numbered(q.CONVERSATIONS_PAGE), *where, limit, offset)
+        return ConversationPage([q.summary(r) for r in rows], int(total or 0))
+
+    async def resume_conversation(self, key: ChatKey, conversation_id: int) -> bool:
+        """Make one of the key's conversations the active one again; False when it is not theirs."""
+        async with self._transaction() as conn:
+            await self._lock_conversation(conn, key)
+            owned = await conn.fetchval(
+                q.numbered(q.OWNED), conversation_id, key.chat_id, key.thread_id
+            )
+            if owned is None:
+                return False
+            await conn.execute(
+                q.numbered(q.ARCHIVE_OTHERS),
+                time.time(),
+                key.chat_id,
+                key.thread_id,
+                conversation_id,
+            )
+            await conn.execute(q.numbered(q.REACTIVATE), conversation_id)
+        return True
+
+    async def forget(self, key: ChatKey) -> ForgetReport:
+        """Delete the key's conversations, messages and settings, and reclaim their space."""
+        where = (key.chat_id, key.thread_id)
+        async with self._transaction() as conn:
+            await self._lock_conversation(conn, key)
+            report = ForgetReport(
+                conversations=int(
+                    await conn.fetchval(q.numbered(q.FORGET_COUNT_CONVERSATIONS), *where)
+                ),
+                messages=int(await conn.fetchval(q.numbered(q.FORGET_COUNT_MESSAGES), *where)),
+                settings=int(await conn.fetchval(q.numbered(q.FORGET_COUNT_SETTINGS), *where)),
+            )
+            for statement in q.FORGET_STEPS:
+                await conn.execute(q.numbered(statement), *where)
+        try:
+            # Autovacuum would get there too; this gives the dead rows back now.
+            await self._pool.execute("VACUUM messages, conversations, chat_settings, inbox")
+        except asyncpg.PostgresError as exc:
+            log.warning("VACUUM after /forget failed: %s", exc)
+        return report
+
+    async def record_turn(self, turn: TurnRecord) -> None:
+        """Record how one turn ended."""
+        await self._pool.execute(q.numbered(q.INSERT_TURN), *q.turn_values(turn))
+
+    async def usage_by_model(self, since: float, user_id: int | None = None) -> list[ModelUsage]:
+        """Turns and tokens per model since `since`, of one user or (None) of everyone."""
+        sql, params = q.turns_by_model(since, user_id)
+        turn_rows = await self._pool.fetch(q.numbered(sql), *params)
+        sql, params = q.tokens_by_model(since, user_id)
+        token_rows = await self._pool.fetch(q.numbered(sql), *params)
+        return q.merge_usage(turn_rows, token_rows)
+
+    async def turn_count(
+        self, since: float, *, user_id: int | None = None, chat_id: int | None = None
+    ) -> int:
+        """How many turns one user and/or one chat had since `since`."""
+        sql, params = q.count_turns(since, user_id, chat_id)
+        return int(await self._pool.fetchval(q.numbered(sql), *params) or 0)
+
+    async def turn_stats(self, since: float) -> TurnStats:
+        """Active users and chats, outcomes and first-visible times since `since`."""
+        active = await self._pool.fetchrow(q.numbered(q.ACTIVE), since)
+        outcomes = await self._pool.fetch(q.numbered(q.OUTCOMES), since)
+        times = await self._pool.fetch(q.numbered(q.TIMES), since)
+        return TurnStats(
+            users=int(active[0]) if active else 0,
+            chats=int(active[1]) if active else 0,
+            outcomes={str(r["status"]): int(r["n"]) for r in outcomes},
+            first_visible_ms=[float(r[0]) for r in times],
+        )

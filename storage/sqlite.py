@@ -11,8 +11,19 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage import library_sql as q
 from storage.migrations import MIGRATIONS, statements
-from storage.models import ChatKey, MessageRecord, Status, UsageRecord
+from storage.models import (
+    ChatKey,
+    ConversationPage,
+    ForgetReport,
+    MessageRecord,
+    ModelUsage,
+    Status,
+    TurnRecord,
+    TurnStats,
+    UsageRecord,
+)
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
 from storage.sqlite_work import SQLiteWork
 
@@ -21,6 +32,17 @@ SETTINGS_CACHE_SIZE = 50_000
 
 def _ensure_parent(path: str) -> None:
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+async def _reclaimable(db: aiosqlite.Connection) -> None:
+    """Deleted rows are overwritten and their pages can be given back (/forget)."""
+    await db.execute("PRAGMA secure_delete=ON")
+    async with db.execute("PRAGMA auto_vacuum") as cur:
+        row = await cur.fetchone()
+    if row is not None and int(row[0]) != 2:
+        # Switching an existing database to incremental auto-vacuum takes one VACUUM.
+        await db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        await db.execute("VACUUM")
 
 
 class SQLiteStore(SQLiteWork):
@@ -45,6 +67,7 @@ class SQLiteStore(SQLiteWork):
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
+        await _reclaimable(db)
         store = cls(db)
         await store._migrate()
         return store
@@ -235,3 +258,84 @@ class SQLiteStore(SQLiteWork):
     async def close(self) -> None:
         """Close the connection."""
         await self._db.close()
+
+    async def _scalar(self, sql: str, params: tuple[object, ...] | list[object]) -> int:
+        async with self._db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def conversations(self, key: ChatKey, offset: int, limit: int) -> ConversationPage:
+        """A page of the key's saved conversations, newest first (empty archived ones left out)."""
+        where = (key.chat_id, key.thread_id)
+        total = await self._scalar(q.CONVERSATIONS_COUNT, where)
+        async with self._db.execute(q.CONVERSATIONS_PAGE, (*where, limit, offset)) as cur:
+            rows = await cur.fetchall()
+        return ConversationPage([q.summary(r) for r in rows], total)
+
+    async def resume_conversation(self, key: ChatKey, conversation_id: int) -> bool:
+        """Make one of the key's conversations the active one again; False when it is not theirs."""
+        async with self._transaction() as db:
+            if not await self._scalar(q.OWNED, (conversation_id, key.chat_id, key.thread_id)):
+                return False
+            await db.execute(
+                q.ARCHIVE_OTHERS, (time.time(), key.chat_id, key.thread_id, conversation_id)
+            )
+            await db.execute(q.REACTIVATE, (conversation_id,))
+            self._active[key] = conversation_id
+        return True
+
+    async def forget(self, key: ChatKey) -> ForgetReport:
+        """Delete the key's conversations, messages and settings, and reclaim their space."""
+        where = (key.chat_id, key.thread_id)
+        async with self._transaction() as db:
+            report = ForgetReport(
+                conversations=await self._scalar(q.FORGET_COUNT_CONVERSATIONS, where),
+                messages=await self._scalar(q.FORGET_COUNT_MESSAGES, where),
+                settings=await self._scalar(q.FORGET_COUNT_SETTINGS, where),
+            )
+            for statement in q.FORGET_STEPS:
+                await db.execute(statement, where)
+            self._active.pop(key, None)
+            for slot in [s for s in self._settings if s[0] == key]:
+                del self._settings[slot]
+        async with self._write_lock:
+            # Each step of incremental_vacuum frees one page, and execute() steps once:
+            # executescript runs it to the end. The WAL still holds the deleted pages' old
+            # contents until it is checkpointed.
+            await self._db.executescript("PRAGMA incremental_vacuum;")
+            async with self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                await cur.fetchall()
+        return report
+
+    async def record_turn(self, turn: TurnRecord) -> None:
+        """Record how one turn ended."""
+        async with self._write_lock:
+            await self._db.execute(q.INSERT_TURN, q.turn_values(turn))
+
+    async def usage_by_model(self, since: float, user_id: int | None = None) -> list[ModelUsage]:
+        """Turns and tokens per model since `since`, of one user or (None) of everyone."""
+        sql, params = q.turns_by_model(since, user_id)
+        async with self._db.execute(sql, params) as cur:
+            turn_rows = await cur.fetchall()
+        sql, params = q.tokens_by_model(since, user_id)
+        async with self._db.execute(sql, params) as cur:
+            token_rows = await cur.fetchall()
+        return q.merge_usage(turn_rows, token_rows)
+
+    async def turn_count(
+        self, since: float, *, user_id: int | None = None, chat_id: int | None = None
+    ) -> int:
+        """How many turns one user and/or one chat had since `since`."""
+        sql, params = q.count_turns(since, user_id, chat_id)
+        return await self._scalar(sql, params)
+
+    async def turn_stats(self, since: float) -> TurnStats:
+        """Active users and chats, outcomes and first-visible times since `since`."""
+        async with self._db.execute(q.ACTIVE, (since,)) as cur:
+            active = await cur.fetchone()
+        async with self._db.execute(q.OUTCOMES, (since,)) as cur:
+            outcomes = {str(r["status"]): int(r["n"]) for r in await cur.fetchall()}
+        async with self._db.execute(q.TIMES, (since,)) as cur:
+            times = [float(r[0]) for r in await cur.fetchall()]
+        users, chats = (int(active[0]), int(active[1])) if active else (0, 0)
+        return TurnStats(users, chats, outcomes, times)
