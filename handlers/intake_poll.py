@@ -51,7 +51,7 @@ class PollerConfig:
     def lease_seconds(self) -> float:
         """The lease, long enough to cover one whole long poll and its store."""
         one_poll = self.timeout + self.read_margin
-        return max(self.lease, one_poll + 5) if self.lease else one_poll + 20
+        return max(self.lease, one_poll + 1) if self.lease else one_poll + 20
 
 
 def _describe(exc: BaseException, token: str) -> str:

@@ -735,6 +735,8 @@ class FakeTelegram(LocalServer):
         self.shutdown_timeout = 0.1
         self.webhook: JSON | None = None  # what setWebhook set (deleteWebhook clears it)
         self._hangs: list[_Hang] = []
+        # Awaited with the params of every getUpdates call before it confirms anything.
+        self.on_get_updates: list[Callable[[JSON], Any]] = []
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
@@ -1356,6 +1358,8 @@ class FakeTelegram(LocalServer):
                 409,
             )
         p = call.params
+        for hook in self.on_get_updates:
+            await hook(p)
         self._poll_generation += 1
         generation = self._poll_generation
         self._update_event.set()  # an older long poll ends with 409 Conflict
