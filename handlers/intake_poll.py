@@ -178,9 +178,12 @@ class Poller:
         }
         if self.offset is not None:
             params["offset"] = self.offset
+        # Both: a request's socket read timeout may be the larger of the two.
+        give_up = self._config.timeout + self._config.read_margin
         result = await self._request.post(
             f"{self._bot.base_url}/getUpdates?{urlencode(params)}",
-            read_timeout=self._config.timeout + self._config.read_margin,
+            read_timeout=give_up,
+            write_timeout=give_up,
         )
         if not isinstance(result, list):
             raise TelegramError("getUpdates answered something else than a list")

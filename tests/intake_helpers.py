@@ -24,7 +24,10 @@ async def inbox(store: Store) -> dict[int, tuple[tuple[int, int], dict[str, Any]
     for batch in batches:
         for item in batch.items:
             assert item.update_id not in found, f"update {item.update_id} stored twice"
-            found[item.update_id] = ((batch.key.chat_id, batch.key.thread_id), json.loads(item.payload))
+            found[item.update_id] = (
+                (batch.key.chat_id, batch.key.thread_id),
+                json.loads(item.payload),
+            )
     return found
 
 

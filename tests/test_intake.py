@@ -52,7 +52,9 @@ def _message(text: str = "hi", *, chat: int = GROUP, topic: int | None = None) -
         ({"update_id": 1, "something_new": {"chat": {"id": 3}}}, (0, 0)),
     ],
 )
-def test_each_kind_of_update_goes_to_its_lane(update: dict[str, Any], lane: tuple[int, int]) -> None:
+def test_each_kind_of_update_goes_to_its_lane(
+    update: dict[str, Any], lane: tuple[int, int]
+) -> None:
     assert inbox_key(update) == lane
 
 
@@ -97,8 +99,18 @@ def test_malformed_topic_fields_fall_back_to_the_main_lane() -> None:
 def test_random_garbage_never_raises() -> None:
     rng = random.Random(12)
     pieces: list[Any] = [None, 0, -1, True, "", "/stop", [], {}, 10**20, 1.5, {"id": 1}]
-    keys = ["message", "edited_message", "callback_query", "chat", "id", "text", "message",
-            "is_topic_message", "message_thread_id", "chat_member"]
+    keys = [
+        "message",
+        "edited_message",
+        "callback_query",
+        "chat",
+        "id",
+        "text",
+        "message",
+        "is_topic_message",
+        "message_thread_id",
+        "chat_member",
+    ]
 
     def build(depth: int) -> Any:
         if depth == 0 or rng.random() < 0.3:

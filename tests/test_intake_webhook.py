@@ -221,7 +221,9 @@ async def test_register_sets_the_webhook_exactly(store: Store) -> None:
         await bot.initialize()
         try:
             settings = _settings()
-            server = WebhookServer.from_settings(settings, store, lambda: None, store.schema_version)
+            server = WebhookServer.from_settings(
+                settings, store, lambda: None, store.schema_version
+            )
             await server.register(bot, settings)
             assert telegram.webhook is not None
             (call,) = telegram.calls_for("setWebhook")
@@ -232,7 +234,9 @@ async def test_register_sets_the_webhook_exactly(store: Store) -> None:
             assert call.params["drop_pending_updates"] is False
 
             configured = _settings(webhook_secret="my_Secret-1", max_webhook_connections=5)
-            server = WebhookServer.from_settings(configured, store, lambda: None, store.schema_version)
+            server = WebhookServer.from_settings(
+                configured, store, lambda: None, store.schema_version
+            )
             await server.register(bot, configured)
             last = telegram.calls_for("setWebhook")[-1]
             assert last.params["secret_token"] == "my_Secret-1"
