@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import timedelta
 from typing import Any
 
 NO_CHAT = (0, 0)
@@ -34,6 +35,21 @@ _CHAT_KINDS = (
 )
 _MAX_ID = 2**62
 _SECRET_LABEL = b"telegram-webhook-secret-token"
+
+
+class TokenRefusedError(Exception):
+    """Telegram refused the bot token (401/404): intake can never work; exit."""
+
+
+def describe_error(exc: BaseException, token: str) -> str:
+    """One line about a failure, with the token (part of every Bot API URL) blanked out."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text.replace(token, "<token>") if token else text
+
+
+def retry_seconds(value: float | timedelta) -> float:
+    """A RetryAfter delay in seconds (PTB gives an int or a timedelta)."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _int(value: Any) -> int | None:

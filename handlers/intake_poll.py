@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -22,7 +21,7 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.request import BaseRequest
 
-from handlers.intake import inbox_key
+from handlers.intake import TokenRefusedError, describe_error, inbox_key, retry_seconds
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -31,8 +30,8 @@ LEASE_NAME = "polling"
 T = TypeVar("T")
 
 
-class PollingTokenError(Exception):
-    """Telegram refused the bot token (401/404): polling can never work; exit."""
+class PollingTokenError(TokenRefusedError):
+    """Telegram refused the bot token while polling (401/404); exit."""
 
 
 @dataclass(frozen=True)
@@ -52,17 +51,6 @@ class PollerConfig:
         """The lease, long enough to cover one whole long poll and its store."""
         one_poll = self.timeout + self.read_margin
         return max(self.lease, one_poll + 1) if self.lease else one_poll + 20
-
-
-def _describe(exc: BaseException, token: str) -> str:
-    """One line about a failure, with the token (part of every Bot API URL) blanked out."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text.replace(token, "<token>") if token else text
-
-
-def _seconds(value: float | timedelta) -> float:
-    """A RetryAfter delay in seconds (PTB gives an int or a timedelta)."""
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class Poller:
@@ -111,7 +99,7 @@ class Poller:
         try:
             await self._store.resign_lead(LEASE_NAME, self._owner)
         except Exception as exc:
-            log.warning("polling: could not give up the polling lease: %s", _describe(exc, ""))
+            log.warning("polling: could not give up the polling lease: %s", describe_error(exc, ""))
         self.leading = False
         await self._request.shutdown()
 
@@ -137,7 +125,7 @@ class Poller:
                 log.error("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN")
                 raise PollingTokenError("Telegram refused the bot token") from None
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
+                wait = retry_seconds(exc.retry_after)
                 log.warning("polling: %s: flood control, retrying in %.0f s", step, wait)
                 await self._pause(wait)
             except Exception as exc:
@@ -149,7 +137,7 @@ class Poller:
                     "polling: %s failed (attempt %d): %s; retrying in %.1f s",
                     step,
                     failures,
-                    _describe(exc, self._bot.token),
+                    describe_error(exc, self._bot.token),
                     delay,
                 )
                 await self._pause(delay)

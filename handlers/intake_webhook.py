@@ -11,15 +11,23 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Bot, Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter
 
 from bot.settings import Settings
-from handlers.intake import derive_webhook_secret, inbox_key
+from handlers.intake import (
+    TokenRefusedError,
+    derive_webhook_secret,
+    describe_error,
+    inbox_key,
+    retry_seconds,
+)
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +93,8 @@ class WebhookServer:
         self._port = port
         self._max_body = max_body
         self._runner: web.AppRunner | None = None
+        self._refused = 0
+        self._refused_logged_at = -60.0
         self.port = port
 
     @classmethod
@@ -120,16 +130,49 @@ class WebhookServer:
         if runner is not None:
             await runner.cleanup()
 
-    async def register(self, bot: Bot, settings: Settings) -> None:
-        """Tell Telegram to post to WEBHOOK_URL (exactly) with this server's secret."""
-        await bot.set_webhook(
-            url=settings.webhook_url,
-            secret_token=self.secret,
-            allowed_updates=Update.ALL_TYPES,
-            max_connections=settings.max_webhook_connections,
-            drop_pending_updates=False,
-        )
+    async def register(self, bot: Bot, settings: Settings, *, backoff_initial: float = 1.0) -> None:
+        """Tell Telegram to post to WEBHOOK_URL (exactly) with this server's secret.
+
+        Network failures are retried with backoff (capped at 30 s), one log line each; a
+        refused token raises TokenRefusedError, a refused URL BadRequest (both final).
+        """
+        attempt = 0
+        while True:
+            try:
+                await bot.set_webhook(
+                    url=settings.webhook_url,
+                    secret_token=self.secret,
+                    allowed_updates=Update.ALL_TYPES,
+                    max_connections=settings.max_webhook_connections,
+                    drop_pending_updates=False,
+                )
+                break
+            except InvalidToken:
+                log.error("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN")
+                raise TokenRefusedError("Telegram refused the bot token") from None
+            except (NetworkError, RetryAfter) as exc:
+                attempt += 1
+                delay = min(30.0, backoff_initial * 2 ** (attempt - 1))
+                if isinstance(exc, RetryAfter):
+                    delay = max(delay, retry_seconds(exc.retry_after))
+                log.warning(
+                    "setWebhook failed (attempt %d): %s; retrying in %.1f s",
+                    attempt,
+                    describe_error(exc, bot.token),
+                    delay,
+                )
+                await asyncio.sleep(delay)
         log.info("webhook registered (max %d connections)", settings.max_webhook_connections)
+
+    def _note_refused(self) -> None:
+        """Log refused requests at most once a minute (a flood of forgeries floods no log)."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= 60:
+            log.warning(
+                "webhook: refused %d request(s) without the right secret token", self._refused
+            )
+            self._refused, self._refused_logged_at = 0, now
 
     def _authentic(self, request: web.Request) -> bool:
         """True when the request carries the secret (compared in constant time)."""
@@ -139,7 +182,7 @@ class WebhookServer:
     async def _receive(self, request: web.Request) -> web.Response:
         """One update: 403 without the secret, 413 too big, 400 not an update, else stored."""
         if not self._authentic(request):
-            log.warning("webhook: refused a request without the right secret token")
+            self._note_refused()
             return web.Response(status=403, text="forbidden")
         try:
             body = await request.read()

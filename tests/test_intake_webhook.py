@@ -6,7 +6,9 @@ the commit; a retried delivery is stored once; `/healthz` reflects the database.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from telegram import Update
 
 from bot.settings import Settings
-from handlers.intake import derive_webhook_secret
+from handlers.intake import TokenRefusedError, derive_webhook_secret
 from handlers.intake_webhook import (
     MAX_BODY,
     SECRET_HEADER,
@@ -251,3 +253,43 @@ def test_the_configured_secret_wins_and_must_be_allowed_by_telegram() -> None:
     for bad in ("has space", "ünï", "x" * 257, "semi;colon"):
         with pytest.raises(ValidationError):
             _settings(webhook_secret=bad)
+
+
+async def test_register_rides_out_an_unreachable_telegram_and_stops_on_a_wrong_token(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="handlers.intake_webhook")
+    settings = _settings()
+    async with FakeTelegram(TOKEN) as telegram:
+        bot = make_bot(telegram, TOKEN)
+        await bot.initialize()
+        try:
+            server = WebhookServer.from_settings(
+                settings, store, lambda: None, store.schema_version
+            )
+            telegram.fail_next("setWebhook", 502, "Bad Gateway", times=2)
+            await asyncio.wait_for(server.register(bot, settings, backoff_initial=0.05), 5)
+            assert telegram.webhook is not None and telegram.webhook["url"] == URL
+        finally:
+            await bot.shutdown()
+        lines = [r.getMessage() for r in caplog.records if "setWebhook failed" in r.getMessage()]
+        assert len(lines) == 2 and all("Bad Gateway" in line for line in lines)
+
+        wrong = make_bot(telegram, "123456789:AAE-wrong-token-SECRET_zyxwvutsrqponm")
+        await wrong.request.initialize()
+        try:
+            with pytest.raises(TokenRefusedError):
+                await asyncio.wait_for(server.register(wrong, settings), 2)
+        finally:
+            await wrong.request.shutdown()
+    assert TOKEN not in caplog.text and "wrong-token" not in caplog.text
+
+
+async def test_a_flood_of_forgeries_does_not_flood_the_log(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="handlers.intake_webhook")
+    for n in range(30):
+        assert await running.post(_update(n), secret="forged") == 403
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1
