@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,17 +41,11 @@ class PollerConfig:
 
     timeout: int = 30  # long-poll timeout sent to Telegram
     read_margin: float = 10.0  # a long poll silent for timeout + margin is given up
-    lease: float = 0.0  # the polling lease; 0 = timeout + read_margin + 20
-    retry_lead: float = 5.0  # how often a replica that does not poll asks for the lease
+    lease: float = 10.0  # the polling lease, renewed every lease / 3 while polling
+    retry_lead: float = 2.0  # how often a replica that does not poll asks for the lease
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     limit: int = 100
-
-    @property
-    def lease_seconds(self) -> float:
-        """The lease, long enough to cover one whole long poll and its store."""
-        one_poll = self.timeout + self.read_margin
-        return max(self.lease, one_poll + 1) if self.lease else one_poll + 20
 
 
 class Poller:
@@ -115,9 +110,9 @@ class Poller:
                 step = "deleteWebhook"
                 await self._remove_webhook()
                 step = "getUpdates"
-                updates = await self._until_stopped(self._fetch())
+                updates = await self._while_leading(self._fetch())
                 if updates is None:
-                    return
+                    continue  # stopped, or the lease was lost during the poll
                 step = "storing updates in the inbox (database)"
                 await self._keep(updates)
                 failures = 0
@@ -144,7 +139,7 @@ class Poller:
 
     async def _lead(self) -> bool:
         """Take or renew the polling lease; note a change of leader in the log."""
-        leading = await self._store.try_lead(LEASE_NAME, self._owner, self._config.lease_seconds)
+        leading = await self._store.try_lead(LEASE_NAME, self._owner, self._config.lease)
         if leading != self.leading:
             log.info("polling: %s", "this replica polls" if leading else "another replica polls")
             self.leading = leading
@@ -198,14 +193,40 @@ class Poller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), max(seconds, 0.0))
 
-    async def _until_stopped(self, work: Awaitable[T]) -> T | None:
-        """The result of `work`, or None as soon as the poller is stopped (work cancelled)."""
+    async def _hold_lease(self) -> None:
+        """Renew the lease while a poll runs; return once it is lost or about to run out."""
+        lease = self._config.lease
+        expires = time.monotonic() + lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await self._store.try_lead(LEASE_NAME, self._owner, lease):
+                    return
+                expires = time.monotonic() + lease
+            except Exception as exc:
+                log.warning(
+                    "polling: renewing the polling lease (database) failed: %s",
+                    describe_error(exc, ""),
+                )
+            if expires - time.monotonic() <= lease / 3:
+                log.warning("polling: the polling lease runs out; the long poll is abandoned")
+                return
+
+    async def _while_leading(self, work: Awaitable[T]) -> T | None:
+        """The result of `work`, or None when stopped or the lease is lost first (cancelled).
+
+        Abandoning a poll is safe: its updates were not confirmed, Telegram sends them again.
+        """
         task = asyncio.ensure_future(work)
-        stopper = asyncio.ensure_future(self._stopping.wait())
+        guards = [
+            asyncio.ensure_future(self._stopping.wait()),
+            asyncio.ensure_future(self._hold_lease()),
+        ]
         try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({task, *guards}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopper.cancel()
+            for guard in guards:
+                guard.cancel()
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):

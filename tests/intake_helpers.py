@@ -1,34 +1,38 @@
-"""Shared pieces of the intake tests: reading the inbox through the store, a test Bot."""
+"""Shared pieces of the intake tests: reading the inbox table, a test Bot."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from typing import Any
 
+import asyncpg
 from telegram import Bot
 
 from handlers.telegram_request import AiohttpRequest
-from storage import Store
+from storage import sqlite_path
 from tests.fakes.telegram import FakeTelegram
 
-READER = "test-reader"
+Inbox = dict[int, tuple[tuple[int, int], dict[str, Any]]]
 
 
-async def inbox(store: Store) -> dict[int, tuple[tuple[int, int], dict[str, Any]]]:
-    """Every pending update in the inbox: update_id -> (lane, payload); claims given back."""
-    try:
-        batches = await store.inbox_claim(READER, 30, 10**6)
-    finally:
-        await store.inbox_release(READER)
-    found: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
-    for batch in batches:
-        for item in batch.items:
-            assert item.update_id not in found, f"update {item.update_id} stored twice"
-            found[item.update_id] = (
-                (batch.key.chat_id, batch.key.thread_id),
-                json.loads(item.payload),
-            )
-    return found
+async def inbox(database_url: str) -> Inbox:
+    """Every update in the inbox table: update_id -> (lane, payload).
+
+    Read with a connection of its own, so that it never disturbs claims or the code under test.
+    """
+    query = "SELECT update_id, chat_id, thread_id, payload FROM inbox ORDER BY update_id"
+    if database_url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(sqlite_path(database_url))) as db:
+            rows = db.execute(query).fetchall()
+    else:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = [tuple(r) for r in await conn.fetch(query)]
+        finally:
+            await conn.close()
+    return {row[0]: ((row[1], row[2]), json.loads(row[3])) for row in rows}
 
 
 def make_bot(telegram: FakeTelegram, token: str) -> Bot:

@@ -23,7 +23,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.intake_helpers import inbox, make_bot
 
 FAST = PollerConfig(
-    timeout=1, read_margin=0.5, lease=2.5, retry_lead=0.1, backoff_initial=0.05, backoff_max=0.2
+    timeout=1, read_margin=0.5, lease=1.5, retry_lead=0.1, backoff_initial=0.05, backoff_max=0.2
 )
 
 
@@ -96,16 +96,16 @@ def _send(telegram: FakeTelegram, count: int, chat_id: int = 42) -> list[int]:
     return ids
 
 
-async def _stored_ids(store: Store, expected: int, timeout: float = 10.0) -> list[int]:
+async def _stored_ids(database_url: str, expected: int, timeout: float = 10.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while True:
-        ids = sorted(await inbox(store))
+        ids = sorted(await inbox(database_url))
         if len(ids) >= expected or time.monotonic() > deadline:
             return ids
         await asyncio.sleep(0.05)
 
 
-def _confirm_only_stored(telegram: FakeTelegram, store: Store, sent: list[int]) -> list[str]:
+def _confirm_only_stored(telegram: FakeTelegram, database_url: str, sent: list[int]) -> list[str]:
     """A getUpdates hook: the offset it carries must confirm only updates already stored."""
     problems: list[str] = []
 
@@ -113,7 +113,7 @@ def _confirm_only_stored(telegram: FakeTelegram, store: Store, sent: list[int]) 
         offset = params.get("offset")
         if not isinstance(offset, int):
             return
-        stored = await inbox(store)
+        stored = await inbox(database_url)
         missing = [u for u in sent if u < offset and u not in stored]
         if missing:
             problems.append(f"offset {offset} confirms {missing} before they were stored")
@@ -123,10 +123,10 @@ def _confirm_only_stored(telegram: FakeTelegram, store: Store, sent: list[int]) 
 
 
 async def test_every_update_is_stored_before_telegram_is_told(
-    telegram: FakeTelegram, store: Store, bot: Bot
+    telegram: FakeTelegram, store: Store, bot: Bot, database_url: str
 ) -> None:
     sent: list[int] = []
-    problems = _confirm_only_stored(telegram, store, sent)
+    problems = _confirm_only_stored(telegram, database_url, sent)
     wakes = Wakes()
     poller = _poller(store, bot, "r1", wakes)
     await poller.start()
@@ -136,13 +136,13 @@ async def test_every_update_is_stored_before_telegram_is_told(
             await asyncio.sleep(0.1)
         telegram.user_message(-1005, "/stop", chat_type="supergroup")
         sent.append(telegram.updates[-1]["update_id"])
-        assert await _stored_ids(store, len(sent)) == sent
+        assert await _stored_ids(database_url, len(sent)) == sent
         await telegram.wait_for(lambda: telegram.updates == [], timeout=5)
     finally:
         await poller.stop()
     assert problems == []
     assert wakes.count >= 1
-    stored = await inbox(store)
+    stored = await inbox(database_url)
     assert stored[sent[-1]][0] == (-1005, -1), "/stop goes to the control lane"
     for update_id, (_lane, payload) in stored.items():
         assert payload["update_id"] == update_id
@@ -152,10 +152,10 @@ async def test_every_update_is_stored_before_telegram_is_told(
 
 
 async def test_a_poller_killed_between_polls_loses_and_duplicates_nothing(
-    telegram: FakeTelegram, store: Store, bot: Bot
+    telegram: FakeTelegram, store: Store, bot: Bot, database_url: str
 ) -> None:
     sent = _send(telegram, 5)
-    problems = _confirm_only_stored(telegram, store, sent)
+    problems = _confirm_only_stored(telegram, database_url, sent)
     first_batch = asyncio.Event()
     wakes = Wakes()
     wakes.listeners.append(first_batch.set)
@@ -171,7 +171,7 @@ async def test_a_poller_killed_between_polls_loses_and_duplicates_nothing(
     restarted = _poller(store, bot, "replica-1")
     await restarted.start()
     try:
-        assert await _stored_ids(store, len(sent)) == sent
+        assert await _stored_ids(database_url, len(sent)) == sent
         await telegram.wait_for(lambda: telegram.updates == [], timeout=5)
     finally:
         await restarted.stop()
@@ -179,20 +179,26 @@ async def test_a_poller_killed_between_polls_loses_and_duplicates_nothing(
 
 
 async def test_polling_rides_out_bad_gateways_and_timeouts(
-    telegram: FakeTelegram, store: Store, bot: Bot, caplog: pytest.LogCaptureFixture
+    telegram: FakeTelegram,
+    store: Store,
+    bot: Bot,
+    caplog: pytest.LogCaptureFixture,
+    database_url: str,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="handlers.intake_poll")
     sent = _send(telegram, 2)
-    telegram.hang_next("getUpdates", 2.5, times=2)  # longer than the read timeout (1.5 s)
     telegram.fail_next("getUpdates", 502, "Bad Gateway", times=3)
     poller = _poller(store, bot, "r1")
     await poller.start()
     try:
-        await asyncio.sleep(0.5)
+        await telegram.wait_for(
+            lambda: len([c for c in telegram.calls_for("getUpdates") if c.error]) == 3
+        )
+        telegram.hang_next("getUpdates", 2.5, times=2)  # longer than the read timeout (1.5 s)
         sent += _send(telegram, 3)
-        assert await _stored_ids(store, len(sent), timeout=15) == sent
+        assert await _stored_ids(database_url, len(sent), timeout=15) == sent
         sent += _send(telegram, 2)
-        assert await _stored_ids(store, len(sent)) == sent
+        assert await _stored_ids(database_url, len(sent)) == sent
     finally:
         await poller.stop()
     failures = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
@@ -225,14 +231,14 @@ async def test_a_wrong_token_stops_polling_at_once(
 
 
 async def test_polling_removes_a_webhook_but_keeps_its_pending_updates(
-    telegram: FakeTelegram, store: Store, bot: Bot
+    telegram: FakeTelegram, store: Store, bot: Bot, database_url: str
 ) -> None:
     telegram.webhook = {"url": "https://example.com/hook"}
     sent = _send(telegram, 2)
     poller = _poller(store, bot, "r1")
     await poller.start()
     try:
-        assert await _stored_ids(store, len(sent)) == sent
+        assert await _stored_ids(database_url, len(sent)) == sent
     finally:
         await poller.stop()
     (call,) = telegram.calls_for("deleteWebhook")
@@ -255,7 +261,7 @@ async def test_stop_ends_a_long_poll_at_once_and_frees_the_lease(
 
 
 async def test_of_two_replicas_one_polls_and_the_other_takes_over(
-    telegram: FakeTelegram, store: Store, replica: Store, bot: Bot
+    telegram: FakeTelegram, store: Store, replica: Store, bot: Bot, database_url: str
 ) -> None:
     first, second = _poller(store, bot, "replica-a"), _poller(replica, bot, "replica-b")
     await first.start()
@@ -263,13 +269,13 @@ async def test_of_two_replicas_one_polls_and_the_other_takes_over(
     await second.start()
     sent = _send(telegram, 3)
     try:
-        assert await _stored_ids(store, len(sent)) == sent
+        assert await _stored_ids(database_url, len(sent)) == sent
         await asyncio.sleep(0.5)
         assert first.leading and not second.leading
         await first.stop()
         await telegram.wait_for(lambda: second.leading, timeout=5)
         sent += _send(telegram, 3)
-        assert await _stored_ids(store, len(sent)) == sent
+        assert await _stored_ids(database_url, len(sent)) == sent
     finally:
         await first.stop()
         await second.stop()
@@ -277,8 +283,30 @@ async def test_of_two_replicas_one_polls_and_the_other_takes_over(
     assert conflicts == [], "never two long polls at once"
 
 
+async def test_the_lease_is_renewed_during_a_long_poll_longer_than_it(
+    telegram: FakeTelegram, store: Store, replica: Store, bot: Bot, database_url: str
+) -> None:
+    config = PollerConfig(timeout=3, read_margin=0.5, lease=0.9, retry_lead=0.05)
+    first = _poller(store, bot, "replica-a", config=config)
+    second = _poller(replica, bot, "replica-b", config=config)
+    await first.start()
+    await telegram.wait_for(lambda: telegram.calls_for("getUpdates"), timeout=5)
+    await second.start()
+    try:
+        await asyncio.sleep(2.5)  # inside one long poll of 3 s, the lease ran out twice over
+        assert first.leading and not second.leading
+        sent = _send(telegram, 2)
+        assert await _stored_ids(database_url, len(sent)) == sent
+    finally:
+        await first.stop()
+        await second.stop()
+    assert len(telegram.calls_for("getUpdates")) >= 2
+    conflicts = [c for c in telegram.calls_for("getUpdates") if c.error and "Conflict" in c.error]
+    assert conflicts == []
+
+
 async def test_a_replica_takes_over_when_the_poller_dies_without_a_word(
-    telegram: FakeTelegram, store: Store, replica: Store, bot: Bot
+    telegram: FakeTelegram, store: Store, replica: Store, bot: Bot, database_url: str
 ) -> None:
     first, second = _poller(store, bot, "replica-a"), _poller(replica, bot, "replica-b")
     task = await first.start()
@@ -289,8 +317,8 @@ async def test_a_replica_takes_over_when_the_poller_dies_without_a_word(
         sent = _send(telegram, 2)
         died = time.monotonic()
         await telegram.wait_for(lambda: second.leading, timeout=10)
-        assert time.monotonic() - died <= FAST.lease_seconds + 1
-        assert await _stored_ids(replica, len(sent)) == sent
+        assert time.monotonic() - died <= FAST.lease + 1
+        assert await _stored_ids(database_url, len(sent)) == sent
     finally:
         await second.stop()
         await first.stop()

@@ -107,23 +107,25 @@ async def running(store: Store) -> AsyncIterator[Running]:
             await server.stop()
 
 
-async def test_forged_posts_are_refused_and_never_stored(running: Running, store: Store) -> None:
+async def test_forged_posts_are_refused_and_never_stored(
+    running: Running, store: Store, database_url: str
+) -> None:
     assert await running.post(_update(1), secret=None) == 403
     assert await running.post(_update(2), secret="wrong-secret") == 403
     assert await running.post(_update(3), secret=SECRET[:-1]) == 403
     assert await running.post(_update(4), secret=SECRET + "x") == 403
     assert await running.post(_update(5), secret="") == 403
-    assert await inbox(store) == {}
+    assert await inbox(database_url) == {}
     assert running.wakes == 0
 
 
 async def test_a_delivery_retried_by_telegram_is_stored_once(
-    running: Running, store: Store
+    running: Running, store: Store, database_url: str
 ) -> None:
     update = _update(900, "question")
     assert await running.post(update) == 200
     assert await running.post(update) == 200, "a duplicate is acknowledged too"
-    stored = await inbox(store)
+    stored = await inbox(database_url)
     assert list(stored) == [900]
     lane, payload = stored[900]
     assert lane == (42, 0)
@@ -137,16 +139,18 @@ async def test_the_200_comes_after_the_commit(running: Running, database_url: st
     assert await running.post(_update(901)) == 200
     other = await open_store(database_url)  # another connection sees it at once
     try:
-        assert 901 in await inbox(other)
+        assert 901 in await inbox(database_url)
     finally:
         await other.close()
 
 
-async def test_oversized_bodies_are_refused(running: Running, store: Store) -> None:
+async def test_oversized_bodies_are_refused(
+    running: Running, store: Store, database_url: str
+) -> None:
     big = _update(902, "x" * (MAX_BODY + 10))
     assert await running.post(big) == 413
     assert await running.post(big, secret=None) == 403, "the secret is checked first"
-    assert await inbox(store) == {}
+    assert await inbox(database_url) == {}
 
 
 @pytest.mark.parametrize(
@@ -165,17 +169,17 @@ async def test_oversized_bodies_are_refused(running: Running, store: Store) -> N
     ],
 )
 async def test_bodies_that_are_not_updates_get_400(
-    running: Running, store: Store, body: bytes
+    running: Running, store: Store, body: bytes, database_url: str
 ) -> None:
     assert await running.post(body) == 400
-    assert await inbox(store) == {}
+    assert await inbox(database_url) == {}
 
 
 async def test_a_hostile_update_with_a_valid_id_is_stored_in_the_no_chat_lane(
-    running: Running, store: Store
+    running: Running, store: Store, database_url: str
 ) -> None:
     assert await running.post({"update_id": 903, "message": {"chat": "nope"}}) == 200
-    assert (await inbox(store))[903][0] == (0, 0)
+    assert (await inbox(database_url))[903][0] == (0, 0)
 
 
 async def test_the_server_listens_at_the_webhook_urls_own_path(running: Running) -> None:
