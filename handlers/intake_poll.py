@@ -84,13 +84,16 @@ class Poller:
         """Stop at once (a pending long poll is abandoned), give up the lease, close."""
         self._stopping.set()
         task, self._task = self._task, None
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 10)
-            except (TimeoutError, asyncio.CancelledError, PollingTokenError):
+        if task is not None and not task.done():
+            # A batch being stored is let finish (briefly); a long poll ends at once.
+            done, _ = await asyncio.wait({task}, timeout=10)
+            if not done:
                 task.cancel()
-            except Exception:
-                log.warning("polling ended with an error", exc_info=True)
+                await asyncio.wait({task})
+        if task is not None and not task.cancelled():
+            error = task.exception()
+            if error is not None and not isinstance(error, TokenRefusedError):
+                log.warning("polling ended: %s", describe_error(error, self._bot.token))
         try:
             await self._store.resign_lead(LEASE_NAME, self._owner)
         except Exception as exc:
