@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     port: int = 8080
     polling_timeout: int = Field(default=30, ge=0, le=60)
+    max_webhook_connections: int = Field(default=40, ge=1, le=100)
 
     # Chat provider
     openai_api_key: SecretStr
@@ -206,6 +208,14 @@ class Settings(BaseSettings):
         if ":" not in token:
             raise ValueError("does not look like a bot token (expected '123456:ABC...')")
         return SecretStr(token)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value().strip()
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("may hold only letters, digits, _ and - (1 to 256 characters)")
+        return SecretStr(secret)
 
     @field_validator("openai_api_key")
     @classmethod

@@ -634,6 +634,13 @@ class _Failure:
 
 
 @dataclass
+class _Hang:
+    method: str
+    seconds: float
+    times: int
+
+
+@dataclass
 class _Bucket:
     """Token bucket: ``burst`` tokens, refilled at ``rate`` per second."""
 
@@ -726,9 +733,14 @@ class FakeTelegram(LocalServer):
         self.client_max_size = 100 * 1024 * 1024
         self._open_queries: dict[str, float] = {}
         self.shutdown_timeout = 0.1
+        self.webhook: JSON | None = None  # what setWebhook set (deleteWebhook clears it)
+        self._hangs: list[_Hang] = []
+        # Awaited with the params of every getUpdates call before it confirms anything.
+        self.on_get_updates: list[Callable[[JSON], Any]] = []
         self._handlers: dict[str, Callable[[Call], Any]] = {
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
@@ -982,6 +994,11 @@ class FakeTelegram(LocalServer):
         name = _method_names().get(method.lower(), method)
         self._failures.append(_Failure(name, error_code, description, parameters, chat_id, times))
 
+    def hang_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` calls of method ``seconds`` each, then answer 504."""
+        name = _method_names().get(method.lower(), method)
+        self._hangs.append(_Hang(name, seconds, times))
+
     # ---- test helpers: inspection
 
     def bot_messages(
@@ -1130,6 +1147,13 @@ class FakeTelegram(LocalServer):
         return _error_body(404, "Not Found")
 
     async def _dispatch(self, call: Call, request: web.Request) -> Any:
+        for hang in self._hangs:
+            if hang.method == call.method:
+                hang.times -= 1
+                if hang.times <= 0:
+                    self._hangs.remove(hang)
+                await asyncio.sleep(hang.seconds)
+                raise ApiError("Gateway Timeout", 504)
         for failure in self._failures:
             if failure.method == call.method and failure.chat_id in (None, call.chat_id):
                 failure.times -= 1
@@ -1303,13 +1327,39 @@ class FakeTelegram(LocalServer):
     def _delete_webhook(self, call: Call) -> bool:
         if call.params.get("drop_pending_updates"):
             self.updates.clear()
+        self.webhook = None
+        return True
+
+    def _set_webhook(self, call: Call) -> bool:
+        url = str(call.params.get("url") or "")
+        if not url:
+            return self._delete_webhook(call)
+        secret = call.params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _bad("secret token contains unallowed characters")
+        if call.params.get("drop_pending_updates"):
+            self.updates.clear()
+        self.webhook = dict(call.params)
         return True
 
     def _get_webhook_info(self, call: Call) -> JSON:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        url = str(self.webhook.get("url", "")) if self.webhook else ""
+        return {
+            "url": url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
 
     async def _get_updates(self, call: Call, request: web.Request) -> list[JSON]:
+        if self.webhook is not None:
+            raise ApiError(
+                "Conflict: can't use getUpdates method while webhook is active; use "
+                "deleteWebhook to delete the webhook first",
+                409,
+            )
         p = call.params
+        for hook in self.on_get_updates:
+            await hook(p)
         self._poll_generation += 1
         generation = self._poll_generation
         self._update_event.set()  # an older long poll ends with 409 Conflict
