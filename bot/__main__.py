@@ -36,8 +36,7 @@ def main(argv: list[str]) -> int:
     )
     from bot.app import run
 
-    run(settings)
-    return 0
+    return run(settings)
 
 
 if __name__ == "__main__":

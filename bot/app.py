@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 
 import httpx
 from openai import AsyncOpenAI
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes
 
 from bot.chat_settings import ChatSettings
@@ -29,6 +32,10 @@ from handlers.albums import AlbumCollector
 from handlers.callback_data import CallbackSigner
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
+from handlers.dispatch import DispatchConfig, Dispatcher
+from handlers.intake import TokenRefusedError
+from handlers.intake_mode import Intake
+from handlers.intake_poll import PollerConfig, PollingTokenError
 from handlers.notices import tell_about_error
 from handlers.pacer import Pacer
 from handlers.telegram_request import AiohttpRequest
@@ -43,14 +50,13 @@ def build_application(settings: Settings) -> BotApp:
     """The python-telegram-bot Application, wired but not started."""
     root = settings.telegram_api_url
     request = AiohttpRequest(connection_pool_size=64)
-    updates_request = AiohttpRequest(connection_pool_size=2, read_timeout=15.0)
     app: BotApp = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .request(request)
-        .get_updates_request(updates_request)
+        .updater(None)  # updates come through the inbox (handlers/intake*.py, dispatch.py)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(settings.max_concurrent_updates)
         .post_init(start_services)
@@ -208,11 +214,14 @@ async def on_error(update: object, context: BotContext) -> None:
 
 
 class BotRuntime:
-    """Starts and stops the application inside a running event loop (tests, benchmarks)."""
+    """Starts and stops the bot inside a running event loop: the Application, the
+    dispatcher that feeds it from the inbox, and the intake that fills the inbox."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = build_application(settings)
+        self.dispatcher: Dispatcher | None = None
+        self.intake: Intake | None = None
 
     @property
     def services(self) -> Services:
@@ -223,46 +232,94 @@ class BotRuntime:
         return services
 
     async def start(self) -> None:
-        """Initialise, start the services and begin long polling."""
+        """Initialise, start the services, the dispatcher and the intake."""
+        settings = self.settings
         await self.app.initialize()
         await start_services(self.app)
         await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            poll_interval=0.0,
-            timeout=self.settings.polling_timeout,
-            allowed_updates=Update.ALL_TYPES,
+        store = self.services.store
+        config = DispatchConfig(
+            owner=settings.replica_id,
+            lease_seconds=settings.inbox_lease,
+            max_conversations=settings.max_concurrent_updates,
         )
+        self.dispatcher = Dispatcher(self.app, store, config)
+        await self.dispatcher.start()
 
-    async def stop(self) -> None:
-        """Stop polling, let running handlers finish, close everything."""
-        assert self.app.updater is not None
-        if self.app.updater.running:
-            await self.app.updater.stop()
+        async def healthy() -> bool:
+            await store.schema_version()
+            return True
+
+        self.intake = Intake(
+            settings,
+            store,
+            self.app.bot,
+            AiohttpRequest(connection_pool_size=2, read_timeout=settings.polling_timeout + 10),
+            self.dispatcher.wake,
+            healthy,
+            owner=settings.replica_id,
+            poller_config=PollerConfig(timeout=settings.polling_timeout),
+        )
+        await self.intake.start()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop intake at once, let running turns finish for `grace` seconds, close all."""
+        if self.intake is not None:
+            await self.intake.stop()
+            self.intake = None
+        if self.dispatcher is not None:
+            wait = self.settings.shutdown_grace if grace is None else grace
+            await self.dispatcher.stop(wait)
+            self.dispatcher = None
         if self.app.running:
             await self.app.stop()
         await stop_services(self.app)
         await self.app.shutdown()
 
 
-def run(settings: Settings) -> None:
+async def _start_when_reachable(runtime: BotRuntime) -> None:
+    """Start; while Telegram cannot be reached, say so once per attempt and try again."""
+    wait = 1.0
+    while True:
+        try:
+            await runtime.start()
+            return
+        except NetworkError as exc:  # TimedOut included
+            log.error("cannot reach Telegram (%s); trying again in %.0f s", exc, wait)
+            with contextlib.suppress(Exception):
+                await runtime.app.shutdown()
+            runtime.app = build_application(runtime.settings)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 30.0)
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM or SIGINT; the exit code."""
+    runtime = BotRuntime(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await _start_when_reachable(runtime)
+    except (InvalidToken, TokenRefusedError):
+        log.error("Telegram refused TELEGRAM_BOT_TOKEN: get a valid token from @BotFather")
+        return 1
+    code = 0
+    polling = runtime.intake.polling if runtime.intake is not None else None
+    if polling is not None:
+        polling.add_done_callback(lambda _: stopping.set())
+    log.info("running: %s", "webhook" if settings.webhook_url else "long polling")
+    await stopping.wait()
+    ended = polling is not None and polling.done() and not polling.cancelled()
+    if ended and polling is not None and isinstance(polling.exception(), PollingTokenError):
+        log.error("Telegram refused TELEGRAM_BOT_TOKEN: get a valid token from @BotFather")
+        code = 1
+    log.info("stopping: no new updates; running answers get %.0f s", settings.shutdown_grace)
+    await runtime.stop()
+    return code
+
+
+def run(settings: Settings) -> int:
     """Run until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
-    app = build_application(settings)
-    if settings.webhook_url:
-        url = settings.webhook_url.rstrip("/")
-        path = "telegram"
-        secret = settings.webhook_secret.get_secret_value() or None
-        app.run_webhook(
-            listen="0.0.0.0",
-            port=settings.port,
-            url_path=path,
-            webhook_url=f"{url}/{path}",
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        app.run_polling(
-            timeout=settings.polling_timeout,
-            allowed_updates=Update.ALL_TYPES,
-            bootstrap_retries=-1,
-        )
+    return asyncio.run(serve(settings))

@@ -100,7 +100,8 @@ async def answer(
         outcome = await _run_and_show(services, message, turn, reply)
     finally:
         services.running.end(key, running)
-        await recorder.end()
+    # Cancelled (a graceful stop ran out of time): the progress stays for the next start.
+    await recorder.end()
     await _remember(services, key, record_of(outcome, asked_id, reply.message_ids, turn.user_id))
     if outcome.status != "failed" and outcome.text:
         await speak_answer(services, message, key, outcome.text, turn.language)

@@ -1,0 +1,223 @@
+"""Nothing lost: updates stored before they are confirmed, answered once, in order, across
+a killed process, a graceful stop, webhook retries and several replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import BotRuntime
+from handlers.intake import derive_webhook_secret
+from tests.conftest import API_KEY, MODEL, TOKEN, USER, Harness, make_settings
+from tests.databases import fresh_database_url
+from tests.fakes.openai import FakeOpenAI, Text, Texts
+from tests.fakes.telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _post(port: int, path: str, update: dict[str, Any], secret: str | None) -> int:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://127.0.0.1:{port}{path}", json=update, headers=headers) as response,
+    ):
+        return response.status
+
+
+async def test_a_webhook_retry_is_answered_once(harness: Harness) -> None:
+    port = _free_port()
+    await harness.restart(webhook_url=f"http://127.0.0.1:{port}/hooks/tg", port=port)
+    assert harness.telegram.webhook is not None
+    harness.provider.set_default(lambda body: [Text("once")])
+    harness.say("hello")
+    update = harness.telegram.updates[-1]
+    secret = derive_webhook_secret(TOKEN)
+    assert await _post(port, "/hooks/tg", update, secret) == 200
+    assert await _post(port, "/hooks/tg", update, secret) == 200, "Telegram retries"
+    assert await harness.answer() == ["once"]
+    await asyncio.sleep(0.5)
+    assert len(harness.provider.chat_requests()) == 1
+
+
+async def test_a_forged_webhook_post_is_refused_and_never_processed(harness: Harness) -> None:
+    port = _free_port()
+    await harness.restart(webhook_url=f"http://127.0.0.1:{port}/hooks/tg", port=port)
+    harness.say("forged from an admin")
+    update = harness.telegram.updates[-1]
+    assert await _post(port, "/hooks/tg", update, None) == 403
+    assert await _post(port, "/hooks/tg", update, "guessed-secret") == 403
+    await asyncio.sleep(0.5)
+    assert harness.provider.chat_requests() == []
+    assert harness.telegram.bot_messages(USER) == []
+
+
+# ---------------------------------------------------------------- a real process, killed
+
+
+def _bot_env(telegram: FakeTelegram, provider: FakeOpenAI, url: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PTB_TIMEDELTA": "1",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": provider.base_url,
+        "OPENAI_MODEL": MODEL,
+        "DATABASE_URL": url,
+        "ALLOWED_USER_IDS": "*",
+        "EDIT_INTERVAL_PRIVATE": "0.25",
+        "POLLING_TIMEOUT": "1",
+        "TOOLS": "none",
+        "REPLICA_ID": "bot-under-test",
+        "SHUTDOWN_GRACE": "8",
+    }
+
+
+async def _start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[tuple[FakeTelegram, FakeOpenAI]]:
+    telegram = FakeTelegram(TOKEN, private_rate=5.0, private_burst=3, group_rate=2.5)
+    provider = FakeOpenAI(api_key=API_KEY, models=(MODEL,))
+    await telegram.start()
+    await provider.start()
+    yield telegram, provider
+    await provider.stop()
+    await telegram.stop()
+
+
+async def test_killed_mid_stream_the_question_is_answered_after_the_restart(
+    fakes: tuple[FakeTelegram, FakeOpenAI], tmp_path: Path
+) -> None:
+    telegram, provider = fakes
+    env = _bot_env(telegram, provider, f"sqlite:///{tmp_path / 'bot.db'}")
+    provider.script(Texts([f"slow{i} " for i in range(500)], delay=0.02))
+    process = await _start_bot(env, tmp_path / "bot.log")
+    try:
+        telegram.user_message(USER, "tell me a long story")
+        await telegram.wait_for(lambda: "slow5" in (telegram.last_text(USER) or ""), timeout=20)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        partial = telegram.bot_messages(USER)[0]
+        telegram.user_message(USER, "are you there?")  # sent while the bot is down
+        provider.set_default(lambda body: [Text("answer to: " + body["messages"][-1]["content"])])
+        process = await _start_bot(env, tmp_path / "bot.log")
+        await telegram.wait_for(lambda: len(telegram.bot_messages(USER)) >= 2, timeout=20)
+        await telegram.wait_idle(USER, quiet=0.5, timeout=10)
+        texts = [m.text or "" for m in telegram.bot_messages(USER)]
+        assert telegram.bot_messages(USER)[0].message_id == partial.message_id
+        assert "restart interrupted this answer" in texts[0]
+        assert texts[0].endswith("answer to: tell me a long story")
+        assert texts[1] == "answer to: are you there?"
+        assert len(texts) == 2
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_sigterm_lets_turns_finish_or_leaves_them_for_the_next_start(
+    fakes: tuple[FakeTelegram, FakeOpenAI], tmp_path: Path
+) -> None:
+    telegram, provider = fakes
+    env = _bot_env(telegram, provider, f"sqlite:///{tmp_path / 'bot.db'}")
+    env["SHUTDOWN_GRACE"] = "3"
+    chats = [USER + i for i in range(3)]
+    provider.set_default(lambda body: [Texts([f"w{i} " for i in range(600)], delay=0.02)])
+    process = await _start_bot(env, tmp_path / "bot.log")
+    try:
+        for chat in chats:
+            telegram.user_message(chat, "first")
+        for chat in chats[:2]:
+            telegram.user_message(chat, "second")  # queued behind the running turns
+        await telegram.wait_for(
+            lambda: all(telegram.bot_messages(chat) for chat in chats), timeout=20
+        )
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 10)
+        assert time.monotonic() - started < 10
+        provider.set_default(lambda body: [Text("done: " + body["messages"][-1]["content"])])
+        process = await _start_bot(env, tmp_path / "bot.log")
+        for chat in chats:
+            wanted = ["done: first", "done: second"] if chat in chats[:2] else ["done: first"]
+            await telegram.wait_for(
+                lambda chat=chat, wanted=wanted: (
+                    [(m.text or "").rsplit("\n\n", 1)[-1] for m in telegram.bot_messages(chat)]
+                    == wanted
+                ),
+                timeout=20,
+            )
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+# ---------------------------------------------------------------- replicas
+
+
+async def test_two_replicas_keep_each_conversations_order(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with fresh_database_url("postgres", tmp_path) as url:
+        ports = [_free_port(), _free_port()]
+        runtimes = []
+        for i, port in enumerate(ports):
+            settings = make_settings(
+                telegram,
+                provider,
+                url,
+                webhook_url=f"http://127.0.0.1:{port}/tg",
+                port=port,
+                replica_id=f"replica-{i}",
+                max_retry_wait=1.0,
+            )
+            runtime = BotRuntime(settings)
+            await runtime.start()
+            runtimes.append(runtime)
+        try:
+            provider.set_default(
+                lambda body: [Texts(["re: ", body["messages"][-1]["content"]], delay=0.05)]
+            )
+            secret = derive_webhook_secret(TOKEN)
+            words = [f"m{i}" for i in range(6)]
+            for i, word in enumerate(words):
+                telegram.user_message(USER, word)
+                status = await _post(ports[i % 2], "/tg", telegram.updates[-1], secret)
+                assert status == 200
+                await asyncio.sleep(0.02)
+            await telegram.wait_for(lambda: len(telegram.bot_messages(USER)) == 6, timeout=30)
+            await telegram.wait_idle(USER, quiet=0.5, timeout=10)
+            texts = [m.text for m in telegram.bot_messages(USER)]
+            assert texts == [f"re: {word}" for word in words]
+        finally:
+            for runtime in runtimes:
+                await runtime.stop(grace=1)
