@@ -29,7 +29,11 @@ def main(argv: list[str]) -> int:
         for line in explain_settings_error(exc):
             print(f"  {line}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.secrets)
+    from bot.providers import provider_secrets
+
+    setup_logging(
+        settings.log_level, [*settings.secrets, *provider_secrets(settings.providers_file)]
+    )
     from bot.app import run
 
     run(settings)

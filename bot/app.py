@@ -14,10 +14,11 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 from bot.chat_settings import ChatSettings
 from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
-from bot.llm import LLMClient, ModelOptions, build_openai_client
+from bot.llm import ChatModel, build_openai_client
 from bot.ordering import TurnQueue
 from bot.personas import load_personas
 from bot.prices import load_prices
+from bot.providers import ChatModels, build_chat_models
 from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
@@ -62,32 +63,26 @@ def build_application(settings: Settings) -> BotApp:
     return app
 
 
-def _chat_model(settings: Settings, closers: list[Closer]) -> tuple[AsyncOpenAI, LLMClient]:
-    """The provider's SDK client and the streaming model client over it."""
+def _chat_models(settings: Settings, closers: list[Closer]) -> tuple[AsyncOpenAI, ChatModels]:
+    """The default provider's SDK client, and the models the bot chats with (router, catalog)."""
     openai_client = build_openai_client(
         settings.openai_api_key.get_secret_value(),
         settings.openai_base_url,
         settings.request_timeout,
         settings.stream_stall_timeout,
+        chat_url=settings.openai_chat_url,
     )
     closers.append(openai_client.close)
-    llm = LLMClient(
-        openai_client,
-        options=ModelOptions(
-            max_output_tokens=settings.max_output_tokens,
-            max_tokens_param=settings.max_tokens_param,
-            temperature=settings.temperature,
-        ),
-        stall_timeout=settings.stream_stall_timeout,
-        max_retries=settings.provider_max_retries,
-        max_retry_wait=settings.max_retry_wait,
-    )
-    return openai_client, llm
+    chat_models = build_chat_models(settings, openai_client)
+    closers.extend(chat_models.closers)
+    return openai_client, chat_models
 
 
-def _speech(settings: Settings, chat_client: AsyncOpenAI, closers: list[Closer]) -> SpeechClient:
+def _speech(
+    settings: Settings, chat_client: AsyncOpenAI, models: ChatModels, closers: list[Closer]
+) -> SpeechClient:
     """Transcription and text-to-speech, on the chat provider unless configured apart."""
-    speech_client = chat_client
+    speech_client = models.sdk(settings.transcription_provider) or chat_client
     speech_key = settings.transcription_api_key.get_secret_value()
     if settings.transcription_base_url or speech_key:
         speech_client = build_openai_client(
@@ -102,11 +97,12 @@ def _speech(settings: Settings, chat_client: AsyncOpenAI, closers: list[Closer])
         transcription_model=settings.transcription_model,
         speech_model=settings.tts_model,
         speech_voice=settings.tts_voice,
+        speech_client=models.sdk(settings.tts_provider),
     )
 
 
 def _engine(
-    settings: Settings, store: Store, llm: LLMClient, tools: ToolRegistry
+    settings: Settings, store: Store, llm: ChatModel, tools: ToolRegistry
 ) -> ConversationEngine:
     """The turn engine with its settings."""
     config = EngineConfig(
@@ -115,6 +111,8 @@ def _engine(
         history_token_budget=settings.history_token_budget,
         history_max_messages=settings.history_max_messages,
         max_tool_rounds=settings.max_tool_rounds,
+        show_reasoning=settings.show_reasoning == "collapsed",
+        capability_memory=settings.capability_memory,
     )
     return ConversationEngine(store, llm, tools, config)
 
@@ -149,7 +147,7 @@ async def start_services(app: BotApp) -> None:
     app.bot_data.closers = closers
     store = await open_store(settings.database_url)
     closers.append(store.close)
-    openai_client, llm = _chat_model(settings, closers)
+    openai_client, chat_models = _chat_models(settings, closers)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
     closers.append(http.aclose)
     tools = build_tools(settings, http)
@@ -158,15 +156,19 @@ async def start_services(app: BotApp) -> None:
         settings=settings,
         store=store,
         chat_settings=ChatSettings(store, settings.openai_model),
-        engine=_engine(settings, store, llm, tools),
-        llm=llm,
+        engine=_engine(settings, store, chat_models.router, tools),
+        llm=chat_models.default,
+        models=chat_models.catalog,
         pacer=_pacer(settings),
         queue=TurnQueue(),
         signer=CallbackSigner(settings.telegram_bot_token.get_secret_value()),
         sandbox=Sandbox(settings.sandbox_jobs),
-        speech=_speech(settings, openai_client, closers),
+        speech=_speech(settings, openai_client, chat_models, closers),
         images=ImageClient(
-            openai_client, http, model=settings.image_model, size=settings.image_size
+            chat_models.sdk(settings.image_provider) or openai_client,
+            http,
+            model=settings.image_model,
+            size=settings.image_size,
         ),
         albums=AlbumCollector(settings.album_wait),
         bot_username=me.username or "",

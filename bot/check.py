@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
+import openai
 from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -18,6 +20,7 @@ from bot.errors import (
     QuotaExceededError,
 )
 from bot.llm import LLMClient, ModelOptions, build_openai_client
+from bot.providers import ProvidersFileError, load_providers
 from bot.settings import Settings
 from storage import open_store
 
@@ -69,10 +72,53 @@ async def check_telegram(settings: Settings) -> tuple[bool, str]:
     return True, f"Telegram token works: the bot is @{me.username} (id {me.id})."
 
 
+_ENDPOINTS = (
+    ("/audio/transcriptions", "voice messages (TRANSCRIPTION_BASE_URL can name another provider)"),
+    ("/audio/speech", "spoken answers (/voice)"),
+    ("/images/generations", "pictures (/image)"),
+)
+
+
+async def probe_endpoints(client: openai.AsyncOpenAI, base_url: str) -> list[tuple[str, str]]:
+    """Which of the other endpoints exist: an empty request costs nothing and answers
+    400 where the endpoint exists and 404 where the provider has none."""
+    missing: list[str] = []
+    for path, used_for in _ENDPOINTS:
+        try:
+            await client.post(path, body={}, cast_to=object)
+        except openai.NotFoundError:
+            missing.append(f"{base_url}{path} is missing: {used_for} will not work")
+        except (openai.APIStatusError, openai.APIConnectionError):
+            continue
+    if not missing:
+        return [(OK, f"audio and image endpoints answer at {base_url}.")]
+    return [(WARN, line) for line in missing]
+
+
+async def _model_list(llm: LLMClient, settings: Settings) -> list[tuple[str, str]]:
+    """Warnings about the provider's model list (missing endpoint, model not listed)."""
+    model = settings.openai_model
+    try:
+        models = await llm.list_models()
+    except (ProviderAuthError, ConnectionFailedError):
+        if settings.openai_chat_url:
+            return [(WARN, f"{settings.openai_base_url}/models cannot be read.")]
+        raise
+    except ProviderError:
+        return [(WARN, f"{settings.openai_base_url}/models is missing: no model list.")]
+    if models and model not in models:
+        return [(WARN, f"the provider does not list {model!r} among its {len(models)} models.")]
+    return []
+
+
 async def check_provider(settings: Settings) -> list[tuple[str, str]]:
-    """List the provider's models and make a tiny completion with OPENAI_MODEL."""
+    """List the provider's models, make a tiny completion with OPENAI_MODEL, probe the rest."""
     client = build_openai_client(
-        settings.openai_api_key.get_secret_value(), settings.openai_base_url, 30.0, 30.0
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_base_url,
+        30.0,
+        30.0,
+        chat_url=settings.openai_chat_url,
     )
     llm = LLMClient(
         client,
@@ -83,41 +129,67 @@ async def check_provider(settings: Settings) -> list[tuple[str, str]]:
     )
     results: list[tuple[str, str]] = []
     model = settings.openai_model
+    chat_at = settings.openai_chat_url or settings.openai_base_url
     try:
-        try:
-            models = await llm.list_models()
-        except (ProviderAuthError, ConnectionFailedError):
-            raise
-        except ProviderError:
-            models = []
-        if models and model not in models:
-            results.append(
-                (WARN, f"the provider does not list {model!r} among its {len(models)} models.")
-            )
+        results.extend(await _model_list(llm, settings))
         text = await llm.ping(model)
         results.append(
-            (
-                OK,
-                f"the provider at {settings.openai_base_url} answers with {model}: "
-                f"{text.strip()[:40]!r}",
-            )
+            (OK, f"the provider at {chat_at} answers with {model}: {text.strip()[:40]!r}")
         )
-    except ProviderAuthError:
-        results.append((BAD, "the provider rejected OPENAI_API_KEY (401): check the key."))
-    except ProviderPermissionError:
-        results.append(
-            (BAD, f"the key has no access to {model!r} or the region is not served (403).")
-        )
-    except ModelNotFoundError:
-        results.append((BAD, f"the provider has no model {model!r} (404): fix OPENAI_MODEL."))
-    except QuotaExceededError:
-        results.append((BAD, "the provider account is out of credit (insufficient_quota)."))
-    except ConnectionFailedError:
-        results.append((BAD, f"cannot reach {settings.openai_base_url}: check OPENAI_BASE_URL."))
+        results.extend(await probe_endpoints(client, settings.openai_base_url))
     except ProviderError as exc:
-        results.append((BAD, f"the provider answered an error: {exc.detail}"))
+        results.append((BAD, _provider_failure(exc, model, chat_at)))
     finally:
         await client.close()
+    return results
+
+
+def _provider_failure(exc: ProviderError, model: str, chat_at: str) -> str:
+    """The plain-words line for a failed provider check."""
+    if isinstance(exc, ProviderAuthError):
+        return "the provider rejected OPENAI_API_KEY (401): check the key."
+    if isinstance(exc, ProviderPermissionError):
+        return f"the key has no access to {model!r} or the region is not served (403)."
+    if isinstance(exc, ModelNotFoundError):
+        return f"the provider has no model {model!r} (404): fix OPENAI_MODEL (or OPENAI_CHAT_URL)."
+    if isinstance(exc, QuotaExceededError):
+        return "the provider account is out of credit (insufficient_quota)."
+    if isinstance(exc, ConnectionFailedError):
+        return f"cannot reach {chat_at}: check OPENAI_BASE_URL (and OPENAI_CHAT_URL)."
+    return f"the provider answered an error: {exc.detail}"
+
+
+async def check_named_providers(settings: Settings) -> list[tuple[str, str]]:
+    """PROVIDERS_FILE: readable, keys set, and each provider answers with its first model."""
+    try:
+        specs = load_providers(settings.providers_file)
+    except ProvidersFileError as exc:
+        return [(BAD, str(exc))]
+    results: list[tuple[str, str]] = []
+    for spec in specs:
+        key = os.environ.get(spec.api_key_env, "").strip()
+        if not key:
+            results.append((BAD, f"{spec.api_key_env} (the key of {spec.name!r}) is not set."))
+            continue
+        if not spec.models:
+            results.append((WARN, f"provider {spec.name!r} lists no models."))
+            continue
+        client = build_openai_client(key, spec.base_url, 30.0, 30.0, chat_url=spec.chat_url)
+        llm = LLMClient(
+            client,
+            options=ModelOptions(include_usage=False),
+            stall_timeout=30.0,
+            max_retries=0,
+            max_retry_wait=0,
+        )
+        try:
+            await llm.ping(spec.models[0])
+            results.append((OK, f"provider {spec.name!r} answers with {spec.models[0]}."))
+        except ProviderError as exc:
+            line = _provider_failure(exc, spec.models[0], spec.chat_url or spec.base_url)
+            results.append((BAD, f"provider {spec.name!r}: {line}"))
+        finally:
+            await client.close()
     return results
 
 
@@ -148,7 +220,7 @@ async def run_checks() -> int:
     ok, line = await check_telegram(settings)
     failed |= not ok
     print(f"{OK if ok else BAD} {line}")
-    for status, line in await check_provider(settings):
+    for status, line in [*await check_provider(settings), *await check_named_providers(settings)]:
         failed |= status == BAD
         print(f"{status} {line}")
     ok, line = await check_database(settings)

@@ -10,9 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.errors import BotError, ProviderError, VisionUnsupportedError
+from bot.capabilities import CapabilityMemory
+from bot.errors import (
+    BotError,
+    ContextTooLongError,
+    MessageTooLongError,
+    ProviderError,
+    VisionUnsupportedError,
+)
 from bot.fallbacks import Progress, RequestShape, next_shape
-from bot.llm import ChatModel, ReasoningDelta, StreamEnd, TextDelta, Usage
+from bot.llm import ChatModel, ReasoningDelta, RetryWait, StreamEnd, TextDelta, Usage
+from bot.thinking import ThinkingStatus
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
 from bot.tools.registry import ToolBudget, ToolRegistry
@@ -66,6 +74,7 @@ class TurnOutcome:
     first_chunk_at: float | None = None
     stopped: bool = False
     user_message_id: int = 0
+    answered_by: str | None = None  # set when a fallback model answered instead
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class EngineConfig:
     history_token_budget: int
     history_max_messages: int
     max_tool_rounds: int
+    show_reasoning: bool = False
+    capability_memory: float = 3600.0
 
 
 def _to_api(record: MessageRecord, with_names: bool, images: bool = True) -> dict[str, Any]:
@@ -128,7 +139,7 @@ class _Turn:
     input: TurnInput
     conversation_id: int
     model: str
-    sink: TurnSink
+    sink: ThinkingStatus
     outcome: TurnOutcome
     answer: list[str] = field(default_factory=list)
     stored_upto: int = 0
@@ -151,7 +162,7 @@ class ConversationEngine:
         self._llm = llm
         self._tools = tools
         self._config = config
-        self._no_vision: set[str] = set()
+        self._no_vision = CapabilityMemory(config.capability_memory)  # per model address
 
     async def run(self, turn: TurnInput, sink: TurnSink) -> TurnOutcome:
         """Run one turn to its end; errors come back in the outcome, never raised."""
@@ -176,7 +187,8 @@ class ConversationEngine:
             conversation_id=conversation_id,
             user_message_id=user_message_id,
         )
-        state = _Turn(turn, conversation_id, turn.model or self._config.model, sink, outcome)
+        shown = ThinkingStatus(sink, turn.language, self._config.show_reasoning)
+        state = _Turn(turn, conversation_id, turn.model or self._config.model, shown, outcome)
         try:
             await self._rounds_until_stopped(state)
         except ProviderError as exc:
@@ -210,6 +222,8 @@ class ConversationEngine:
         history = await self._store.recent_messages(
             state.conversation_id, budget, self._config.history_max_messages
         )
+        # A user message the model refused as too long on its own stays out of every window.
+        history = [r for r in history if not (r.role == "user" and r.status == "failed")]
         state.window = trim_to_valid_start(history)
         with_names = state.input.with_names
         state.messages = [{"role": "system", "content": system}]
@@ -220,7 +234,7 @@ class ConversationEngine:
         """Model rounds until an answer without tool calls (or the round limit)."""
         shape = RequestShape(
             budget=self._config.history_token_budget,
-            images=state.model not in self._no_vision,
+            images=not self._no_vision.refused(("", state.model), "vision"),
             tools=bool(self._tools),
         )
         if state.input.parts and not shape.images:
@@ -235,7 +249,7 @@ class ConversationEngine:
                     state, tools, "none" if last_round and tools else None
                 )
             except ProviderError as exc:
-                retry = self._fallback(exc, state, shape)
+                retry = await self._fallback(exc, state, shape)
                 if retry is None:
                     raise
                 if retry.images != shape.images or retry.budget != shape.budget:
@@ -251,11 +265,14 @@ class ConversationEngine:
             state.outcome.tool_calls += len(end.tool_calls)
             await self._run_tools(state, end.tool_calls)
 
-    def _fallback(
+    async def _fallback(
         self, error: ProviderError, state: _Turn, shape: RequestShape
     ) -> RequestShape | None:
         if isinstance(error, VisionUnsupportedError):
-            self._no_vision.add(state.model)
+            self._no_vision.refuse(("", state.model), "vision")
+        fresh = not state.answer and state.outcome.tool_calls == 0
+        if isinstance(error, ContextTooLongError) and fresh and len(state.window) <= 1:
+            raise await self._too_long_alone(state, error) from error
         progress = Progress(
             has_text=bool(state.answer),
             has_tool_calls=state.outcome.tool_calls > 0,
@@ -263,6 +280,11 @@ class ConversationEngine:
             window_tokens=sum(r.tokens for r in state.window),
         )
         return next_shape(error, shape, progress)
+
+    async def _too_long_alone(self, state: _Turn, exc: ContextTooLongError) -> MessageTooLongError:
+        """The new message alone overflows the model: keep it stored, out of later windows."""
+        await self._store.set_message_status(state.outcome.user_message_id, "failed")
+        return MessageTooLongError(exc.detail)
 
     async def _finish(self, state: _Turn) -> None:
         """Decide the status, store the answer's last part and the usage."""
@@ -329,7 +351,12 @@ class ConversationEngine:
             model=state.model, messages=state.messages, tools=tools, tool_choice=tool_choice
         ):
             if isinstance(event, StreamEnd):
+                if event.model and event.model != state.model:
+                    outcome.answered_by = event.model
                 return event
+            if isinstance(event, RetryWait):
+                state.sink.waiting(event.seconds)
+                continue
             if outcome.first_chunk_at is None:
                 outcome.first_chunk_at = time.monotonic()
             if isinstance(event, TextDelta):
@@ -341,7 +368,7 @@ class ConversationEngine:
                 state.answer.append(piece)
                 state.sink.text(piece)
             elif isinstance(event, ReasoningDelta):
-                pass  # thinking counts as the first chunk, and is never shown as the answer
+                state.sink.reasoning(event.text)  # never part of the answer
         return StreamEnd(finish_reason=None)
 
     async def _run_tools(self, state: _Turn, calls: list[ToolCall]) -> None:

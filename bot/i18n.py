@@ -505,6 +505,21 @@ _STRINGS: dict[str, dict[str, str]] = {
         "zh": "开关语音回复",
     },
     "cmd_image": {"en": "Draw a picture", "vi": "Vẽ một bức ảnh", "zh": "生成图片"},
+    "thinking": {
+        "en": "🤔 Thinking… ({seconds} s)",
+        "vi": "🤔 Đang suy nghĩ… ({seconds} giây)",
+        "zh": "🤔 思考中…（{seconds} 秒）",
+    },
+    "waiting_retry": {
+        "en": "⏳ The model provider is busy; trying again in {seconds} s…",
+        "vi": "⏳ Nhà cung cấp mô hình đang bận; thử lại sau {seconds} giây…",
+        "zh": "⏳ 模型服务商繁忙；{seconds} 秒后重试…",
+    },
+    "answered_by": {
+        "en": "Answered by {model} ({chosen} was unavailable).",
+        "vi": "Trả lời bởi {model} ({chosen} không khả dụng).",
+        "zh": "由 {model} 回答（{chosen} 暂不可用）。",
+    },
     "tool_weather": {
         "en": "🌤 Looking up the weather in {place}…",
         "vi": "🌤 Đang xem thời tiết ở {place}…",

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx2
 import openai
 
+from bot.capabilities import CapabilityMemory
 from bot.chunks import (
     ChunkReader,
     LLMEvent,
@@ -79,6 +80,7 @@ class ModelOptions:
     max_tokens_param: str = "auto"
     temperature: float | None = None
     include_usage: bool = True
+    reasoning_effort: str | None = None
 
 
 def token_param_for(model: str, base_url: str, configured: str) -> str:
@@ -103,14 +105,17 @@ class LLMClient:
         max_retries: int,
         max_retry_wait: float,
         sleep: Sleep = asyncio.sleep,
+        name: str = "",
+        memory: CapabilityMemory | None = None,
     ) -> None:
+        self.name = name
+        self._memory = memory if memory is not None else CapabilityMemory()
         self._client = client
         self._options = options
         self._stall_timeout = stall_timeout
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         self._sleep = sleep
-        self._dropped_params: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -136,7 +141,9 @@ class LLMClient:
             params[name] = self._options.max_output_tokens
         if self._options.temperature is not None:
             params["temperature"] = self._options.temperature
-        dropped = self._dropped_params
+        if self._options.reasoning_effort:
+            params["reasoning_effort"] = self._options.reasoning_effort
+        dropped = self._memory.refusals((self.name, model))
         for name in dropped:
             params.pop(name, None)
         limit = self._options.max_output_tokens
@@ -170,21 +177,24 @@ class LLMClient:
                 if yielded:
                     raise
                 bad_param = unsupported_param(exc, params)
-                if bad_param and bad_param not in self._dropped_params:
-                    log.warning("provider rejects %s; retrying without it", bad_param)
-                    self._dropped_params.add(bad_param)
+                if bad_param and not self._memory.refused((self.name, model), bad_param):
+                    log.warning("%s rejects %s; retrying without it", model, bad_param)
+                    self._memory.refuse((self.name, model), bad_param)
                     continue
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
                     raise
                 attempt += 1
                 log.warning(
-                    "provider error (%s), retry %d/%d in %.2fs",
+                    "provider error (%s: %s), retry %d/%d in %.2fs",
                     type(exc).__name__,
+                    exc.detail[:200],
                     attempt,
                     self._max_retries,
                     delay,
                 )
+                if delay >= 1.0:
+                    yield RetryWait(delay, type(exc).__name__)
                 await self._sleep(delay)
 
     def _retry_delay(self, exc: ProviderError, attempt: int) -> float | None:
@@ -194,7 +204,10 @@ class LLMClient:
             if exc.retry_after > self._max_retry_wait:
                 return None
             return max(0.0, exc.retry_after)
-        base = min(self._max_retry_wait, 0.5 * float(2**attempt))
+        # A rate limit without Retry-After (LiteLLM drops it) needs a longer pause than a
+        # 5xx: back off from 2 s, doubling, up to MAX_RETRY_WAIT.
+        first = 2.0 if isinstance(exc, RateLimitedError) else 0.5
+        base = min(self._max_retry_wait, first * float(2**attempt))
         return float(base * (0.75 + random.random() / 2))
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[LLMEvent]:
@@ -216,6 +229,7 @@ class LLMClient:
                     yield event
                 if reader.chunks == 0 and not reader.done and "event-stream" not in kind:
                     raise BadResponseError(f"not an event stream ({kind or 'no content type'})")
+                reader.check_ending()
             finally:
                 await request.__aexit__(None, None, None)
         except StreamChunkError as exc:
@@ -245,16 +259,33 @@ class LLMClient:
         return text
 
 
+def chat_url_hook(base_url: str, chat_url: str) -> Callable[[httpx2.Request], Awaitable[None]]:
+    """A request hook sending `{base}/chat/completions` to `chat_url` (BizCity's own path)."""
+    target = httpx2.URL(chat_url)
+    standard = httpx2.URL(base_url.rstrip("/") + "/chat/completions")
+
+    async def redirect(request: httpx2.Request) -> None:
+        if request.url.host == standard.host and request.url.path == standard.path:
+            request.url = target.copy_merge_params(request.url.params)
+            request.headers["host"] = target.netloc.decode("ascii")
+
+    return redirect
+
+
 def build_openai_client(
-    api_key: str, base_url: str, timeout: float, stall_timeout: float
+    api_key: str, base_url: str, timeout: float, stall_timeout: float, chat_url: str = ""
 ) -> openai.AsyncOpenAI:
-    """The SDK client; its own retries are off because LLMClient decides what to retry."""
+    """The SDK client; its own retries are off because LLMClient decides what to retry.
+
+    With `chat_url`, chat completions go there; models, audio and images stay at `base_url`.
+    """
     limits = openai.Timeout(timeout, connect=10.0, read=stall_timeout + 5)
+    hooks = {"request": [chat_url_hook(base_url, chat_url)]} if chat_url else {}
     return openai.AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,
         max_retries=0,
         timeout=limits,
         # The SDK's aiohttp transport reads many concurrent streams with about half the CPU.
-        http_client=openai.DefaultAioHttpClient(timeout=limits),
+        http_client=openai.DefaultAioHttpClient(timeout=limits, event_hooks=hooks),
     )

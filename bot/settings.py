@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     stream_stall_timeout: float = Field(default=60.0, gt=0)
     provider_max_retries: int = Field(default=3, ge=0, le=10)
     max_retry_wait: float = Field(default=30.0, ge=0)
+    openai_chat_url: str = ""
+    reasoning_effort: Literal["", "low", "medium", "high"] = ""
+    show_reasoning: Literal["off", "collapsed"] = "off"
+    providers_file: str = ""
+    fallback_models: NameList = ()
+    capability_memory: float = Field(default=3600.0, gt=0)
+    transcription_provider: str = ""
+    tts_provider: str = ""
+    image_provider: str = ""
 
     # Durability and replicas
     shutdown_grace: float = Field(default=8.0, ge=0, le=60)
@@ -176,12 +185,14 @@ class Settings(BaseSettings):
     def _ids(cls, value: object) -> frozenset[int] | Literal["*"]:
         return _parse_ids(value)
 
-    @field_validator("available_models", "tools", mode="before")
+    @field_validator("available_models", "tools", "fallback_models", mode="before")
     @classmethod
     def _names(cls, value: object) -> tuple[str, ...]:
         return _parse_names(value)
 
-    @field_validator("telegram_api_url", "openai_base_url", "transcription_base_url")
+    @field_validator(
+        "telegram_api_url", "openai_base_url", "transcription_base_url", "openai_chat_url"
+    )
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.strip().rstrip("/")

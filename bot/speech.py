@@ -81,8 +81,10 @@ class SpeechClient:
         transcription_model: str,
         speech_model: str,
         speech_voice: str,
+        speech_client: openai.AsyncOpenAI | None = None,
     ) -> None:
         self._client = client
+        self._speech_client = speech_client or client  # TTS may come from another provider
         self._transcription_model = transcription_model
         self._speech_model = speech_model
         self._speech_voice = speech_voice
@@ -124,7 +126,7 @@ class SpeechClient:
     async def speak(self, text: str) -> bytes:
         """An OGG/Opus voice note of `text` (cut to the endpoint's 4096-character limit)."""
         try:
-            response = await self._client.audio.speech.create(
+            response = await self._speech_client.audio.speech.create(
                 model=self._speech_model,
                 voice=self._speech_voice,
                 input=text[:MAX_SPEECH_CHARS],

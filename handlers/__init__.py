@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import answer_actions, commands, library, media, messages
+from handlers import answer_actions, commands, library, media, messages, model_picker
 from handlers.context import BotApp
 
 
@@ -15,6 +15,7 @@ def register(app: BotApp) -> None:
     app.add_handler(CommandHandler("help", commands.help_command, filters=fresh))
     app.add_handler(CommandHandler(["new", "reset"], commands.new_conversation, filters=fresh))
     app.add_handler(CommandHandler("model", commands.model_command, filters=fresh))
+    app.add_handler(CallbackQueryHandler(model_picker.on_model_button, pattern=r"^model:"))
     app.add_handler(CommandHandler("ask", commands.ask, filters=fresh))
     app.add_handler(CommandHandler("answerall", commands.answer_all, filters=fresh))
     app.add_handler(CommandHandler("voice", commands.voice_command, filters=fresh))

@@ -19,6 +19,7 @@ from handlers.context import BotContext, Services
 from handlers.groups import may_change_settings, quoted, real_reply, with_quote
 from handlers.library import LIBRARY_COMMANDS
 from handlers.media import answer_media, has_media
+from handlers.model_picker import offered, show_models
 from handlers.notices import notify
 from handlers.outcome import error_text
 from handlers.turns import Question, answer
@@ -122,21 +123,20 @@ async def model_command(update: Update, context: BotContext) -> None:
     """Show the chat's model, or switch to one of AVAILABLE_MODELS."""
     if (r := await _begin(update, context)) is None:
         return
-    settings = r.services.settings
     key = chat_key(r.message)
     current = await r.services.chat_settings.model(key)
     wanted = _argument(r.message)
-    choices = ", ".join(settings.available_models)
-    if not wanted:
-        text = translate(r.language, "model_current", model=current)
-        if settings.available_models:
-            text += "\n" + translate(r.language, "model_choices", models=choices)
-        await notify(r.services, r.message, text)
-    elif not settings.available_models:
+    available = await offered(r.services)
+    choices = ", ".join(available)
+    if not wanted and available:
+        await show_models(r.services, r.message, current, r.language)
+    elif not wanted:
+        await r.say("model_current", model=current)
+    elif not available:
         await r.say("model_fixed", model=current)
     elif not await r.may_change():
         return
-    elif wanted not in settings.available_models:
+    elif wanted not in available:
         await r.say("model_unknown", model=wanted, models=choices)
     else:
         await r.services.chat_settings.set_model(key, wanted)

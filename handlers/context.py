@@ -14,6 +14,7 @@ from bot.chat_settings import ChatSettings
 from bot.conversation import ConversationEngine, TurnOutcome
 from bot.images import ImageClient
 from bot.llm import LLMClient
+from bot.model_catalog import ModelCatalog
 from bot.ordering import TurnQueue
 from bot.personas import Persona
 from bot.prices import Price
@@ -52,6 +53,7 @@ class Services:
     prices: dict[str, Price] = field(default_factory=dict)
     clock: Callable[[], float] = time.time  # wall clock of quotas and usage (tests inject one)
     running: RunningAnswers = field(default_factory=RunningAnswers)
+    models: ModelCatalog | None = None  # what /model offers (AVAILABLE_MODELS or `*`)
 
 
 class BotData:

@@ -195,3 +195,25 @@ class GrowingSplit:
         self._settled = pieces[:-1]
         self._seen = markdown[: self._settled[-1].seen] if self._settled else ""
         return _texts(markdown, pieces)
+
+
+def quote_above(quote: str, rendered: Rendered, limit: int = TELEGRAM_TEXT_LIMIT) -> Rendered:
+    """`rendered` with `quote` above it in a collapsed (expandable) blockquote.
+
+    The quote keeps its latest part when both do not fit one message; it is dropped when
+    there is no room for a useful part of it.
+    """
+    quote = quote.strip()
+    room = limit - utf16_len(rendered.text) - 2
+    if not quote or room < 40:
+        return rendered
+    if utf16_len(quote) > room:
+        quote = "…" + quote[-(room - 2) :]
+        while utf16_len(quote) > room:
+            quote = "…" + quote[2:]
+    shift = utf16_len(quote) + 2
+    entities = [{"type": "expandable_blockquote", "offset": 0, "length": utf16_len(quote)}]
+    for entity in rendered.entity_dicts():
+        entities.append({**entity, "offset": entity["offset"] + shift})
+    frozen = tuple(tuple(sorted(e.items())) for e in entities)
+    return Rendered(f"{quote}\n\n{rendered.text}", frozen)

@@ -55,4 +55,7 @@ def shown_outcome(outcome: TurnOutcome, language: str, model: str, has_text: boo
         return Shown(footer=message) if has_text else Shown(text=message)
     if not outcome.text:
         return Shown(text=translate(language, "empty_answer"))
-    return Shown(footer=interruption_note(outcome, language, model))
+    notes = [interruption_note(outcome, language, model)]
+    if outcome.answered_by:
+        notes.insert(0, translate(language, "answered_by", model=outcome.answered_by, chosen=model))
+    return Shown(footer="\n".join(n for n in notes if n) or None)

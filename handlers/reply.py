@@ -20,7 +20,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from handlers.formatting import GrowingSplit, Rendered, render_markdown
+from handlers.formatting import GrowingSplit, Rendered, quote_above, render_markdown
 from handlers.pacer import Pacer
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class LiveReply:
         self._answer: list[str] = []
         self._answer_len = 0
         self._status: str | None = None
+        self._reasoning: list[str] = []
         self._footer: str | None = None
         # A regenerated answer is shown in the messages of the one it replaces.
         self._sent: list[_SentPiece] = [_SentPiece(i, UNSHOWN) for i in reuse or []]
@@ -152,6 +153,14 @@ class LiveReply:
     def message_ids(self) -> list[int]:
         """The Telegram messages that show the answer, in order."""
         return [piece.message_id for piece in self._sent]
+
+    def reasoning(self, delta: str) -> None:
+        """Append reasoning, shown collapsed above the answer (never inside it)."""
+        if delta:
+            self._reasoning.append(delta)
+            if len(self._reasoning) > 64:
+                self._reasoning = ["".join(self._reasoning)]
+            self._wake()
 
     @property
     def has_text(self) -> bool:
@@ -242,6 +251,8 @@ class LiveReply:
         last = len(pieces) - 1
         for index, piece in enumerate(pieces):
             rendered = self._render(piece)
+            if index == 0 and self._reasoning:
+                rendered = quote_above("".join(self._reasoning), rendered)
             if drafting and index == last and index >= len(self._sent):
                 return None if self._draft_shown == rendered else _Change(index, rendered, True)
             markup = None

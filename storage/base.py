@@ -12,6 +12,7 @@ from storage.models import (
     InboxBatch,
     MessageRecord,
     ModelUsage,
+    Status,
     TurnProgress,
     TurnRecord,
     TurnStats,
@@ -51,6 +52,10 @@ class Store(Protocol):
         self, conversation_id: int, message_id: int, content: str | None, tokens: int
     ) -> None:
         """Rewrite a message's text (None keeps it) and delete every later message."""
+        ...
+
+    async def set_message_status(self, message_id: int, status: Status) -> None:
+        """Change a stored message's status (a "failed" user message stays out of windows)."""
         ...
 
     async def recent_messages(

@@ -23,6 +23,7 @@ from storage.models import (
     ForgetReport,
     MessageRecord,
     ModelUsage,
+    Status,
     TurnRecord,
     TurnStats,
     UsageRecord,
@@ -160,6 +161,12 @@ class PostgresStore(PostgresWork):
                 conversation_id,
                 message_id,
             )
+
+    async def set_message_status(self, message_id: int, status: Status) -> None:
+        """Change a stored message's status (a "failed" user message stays out of windows)."""
+        await self._pool.execute(
+            "UPDATE messages SET status = $1 WHERE id = $2", status, message_id
+        )
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, conversation_id: int, m: MessageRecord) -> int:

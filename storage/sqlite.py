@@ -19,6 +19,7 @@ from storage.models import (
     ForgetReport,
     MessageRecord,
     ModelUsage,
+    Status,
     TurnRecord,
     TurnStats,
     UsageRecord,
@@ -169,6 +170,11 @@ class SQLiteStore(SQLiteWork):
                 "DELETE FROM messages WHERE conversation_id = ? AND id > ?",
                 (conversation_id, message_id),
             )
+
+    async def set_message_status(self, message_id: int, status: Status) -> None:
+        """Change a stored message's status (a "failed" user message stays out of windows)."""
+        async with self._transaction() as db:
+            await db.execute("UPDATE messages SET status = ? WHERE id = ?", (status, message_id))
 
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
         created = m.created_at or time.time()

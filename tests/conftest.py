@@ -6,6 +6,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,14 +165,12 @@ async def provider() -> AsyncIterator[FakeOpenAI]:
     await fake.stop()
 
 
-@pytest.fixture
-async def harness(  # the database_url fixture comes from tests/databases.py
-    telegram: FakeTelegram,
-    provider: FakeOpenAI,
-    database_url: str,  # noqa: F811
+@asynccontextmanager
+async def running_bot(
+    telegram: FakeTelegram, provider: FakeOpenAI, url: str, overrides: dict[str, Any]
 ) -> AsyncIterator[Harness]:
-    """The real Application running against both fakes."""
-    h = Harness(telegram, provider, database_url, {})
+    """The real Application against the fakes, its logs captured (raw and as printed)."""
+    h = Harness(telegram, provider, url, dict(overrides))
     handler = _ListHandler(h.log_lines, [TOKEN, API_KEY], h.log_output)
     root = logging.getLogger()
     root.addHandler(handler)
@@ -185,8 +184,19 @@ async def harness(  # the database_url fixture comes from tests/databases.py
         await h.stop()
         root.removeHandler(handler)
         root.setLevel(previous)
-        assert telegram.spec_violations == [], telegram.spec_violations
-        assert provider.spec_violations == [], provider.spec_violations
+    assert telegram.spec_violations == [], telegram.spec_violations
+
+
+@pytest.fixture
+async def harness(  # the database_url fixture comes from tests/databases.py
+    telegram: FakeTelegram,
+    provider: FakeOpenAI,
+    database_url: str,  # noqa: F811
+) -> AsyncIterator[Harness]:
+    """The real Application running against both fakes."""
+    async with running_bot(telegram, provider, database_url, {}) as h:
+        yield h
+    assert provider.spec_violations == [], provider.spec_violations
 
 
 from tests.databases import database_url, fresh_database_url  # noqa: E402, F401

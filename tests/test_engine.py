@@ -10,6 +10,7 @@ import pytest
 from bot.conversation import ConversationEngine, EngineConfig, TurnInput
 from bot.errors import (
     ContextTooLongError,
+    MessageTooLongError,
     ProviderError,
     ServerError,
     ToolsUnsupportedError,
@@ -95,10 +96,23 @@ async def test_context_too_long_shrinks_the_window_once(store: SQLiteStore) -> N
 
 
 async def test_context_too_long_twice_fails(store: SQLiteStore) -> None:
+    conversation = await store.active_conversation(ChatKey(1))
+    await store.add_message(conversation, MessageRecord(role="user", content="old", tokens=900))
+    await store.add_message(conversation, MessageRecord(role="assistant", content="a", tokens=900))
     model = ScriptedModel(ContextTooLongError("a"), ContextTooLongError("b"), "never")
     outcome = await engine(store, model).run(TurnInput(key=ChatKey(1), text="q"), Sink())
     assert outcome.status == "failed" and isinstance(outcome.error, ContextTooLongError)
     assert len(model.requests) == 2
+
+
+async def test_a_message_too_long_alone_is_said_and_kept_out(store: SQLiteStore) -> None:
+    model = ScriptedModel(ContextTooLongError("too long"), "short answer")
+    turns = engine(store, model)
+    outcome = await turns.run(TurnInput(key=ChatKey(1), text="x" * 5000), Sink())
+    assert isinstance(outcome.error, MessageTooLongError)
+    assert len(model.requests) == 1, "the same request is not sent again"
+    await turns.run(TurnInput(key=ChatKey(1), text="short"), Sink())
+    assert "x" * 100 not in str(model.requests[1]["messages"])
 
 
 async def test_tools_refused_asks_again_without_them(store: SQLiteStore) -> None:

@@ -100,8 +100,15 @@ async def test_gateway_that_ignores_stream_answers_one_completion() -> None:
     assert end.finish_reason == "tool_calls"
 
 
-async def test_stream_without_done_and_without_finish_reason_ends_cleanly() -> None:
-    events = await _events(_client(_sse(_delta(content="ok"), done=False)))
+async def test_stream_without_done_and_without_finish_reason_is_interrupted() -> None:
+    # Issue 9 item 7: a body that just stops is not a complete answer (it used to pass as one).
+    with pytest.raises(StreamInterruptedError):
+        await _events(_client(_sse(_delta(content="ok"), done=False)))
+    # [DONE] without finish_reason, or finish_reason without [DONE], still count as complete.
+    events = await _events(_client(_sse(_delta(content="ok"), done=True)))
+    assert [type(e) for e in events] == [TextDelta, StreamEnd]
+    finished = {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    events = await _events(_client(_sse(_delta(content="ok"), finished, done=False)))
     assert [type(e) for e in events] == [TextDelta, StreamEnd]
 
 

@@ -12,7 +12,6 @@ import base64
 import functools
 import json
 import secrets
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,6 +23,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.fakes.dialects import DIALECTS, Dialect
+from tests.fakes.server import LocalServer
 from tests.spec_files import spec_path
 
 JSON = dict[str, Any]
@@ -195,6 +196,23 @@ class EndWithoutFinish:
 
 
 @dataclass(frozen=True)
+class StopWithoutDone:
+    """End the body cleanly now: no finish_reason chunk, no usage, no [DONE]."""
+
+
+@dataclass(frozen=True)
+class EmptyStream:
+    """A 200 event stream with no chunk at all (must be the only step)."""
+
+
+@dataclass(frozen=True)
+class CorruptChunk:
+    """A data line that is not JSON."""
+
+    raw: str = '{"choices": [{"index": 0, "delta": {"content": "bro'
+
+
+@dataclass(frozen=True)
 class HttpError:
     """The whole answer is an HTTP error with the real error body (must be the only step)."""
 
@@ -218,6 +236,9 @@ Step = (
     | Drop
     | Stall
     | EndWithoutFinish
+    | StopWithoutDone
+    | EmptyStream
+    | CorruptChunk
     | HttpError
 )
 
@@ -263,15 +284,15 @@ def context_length_exceeded(limit: int = 128000, used: int = 130000) -> HttpErro
     )
 
 
-def rate_limited(retry_after: int = 1, model: str = "gpt-4o-mini") -> HttpError:
-    """429 rate limit (retryable) with a Retry-After header."""
+def rate_limited(retry_after: int | None = 1, model: str = "gpt-4o-mini") -> HttpError:
+    """429 rate limit (retryable) with a Retry-After header (None: without, as LiteLLM)."""
     return HttpError(
         429,
         f"Rate limit reached for {model} in organization org-fake on tokens per min (TPM): "
-        f"Limit 30000, Used 30000, Requested 100. Please try again in {retry_after}s.",
+        f"Limit 30000, Used 30000, Requested 100. Please try again in {retry_after or 1}s.",
         "tokens",
         "rate_limit_exceeded",
-        headers={"Retry-After": str(retry_after)},
+        headers=None if retry_after is None else {"Retry-After": str(retry_after)},
     )
 
 
@@ -328,15 +349,10 @@ class Recorded:
     client_closed: bool = False  # the client went away before the stream ended
 
 
-def _error_response(error: HttpError) -> web.Response:
-    body = {
-        "error": {
-            "message": error.message,
-            "type": error.type,
-            "param": error.param,
-            "code": error.code,
-        }
-    }
+def _error_response(error: HttpError, dialect: Dialect = DIALECTS["openai"]) -> web.Response:
+    body = dialect.error_body(error.status, error.message, error.type, error.code)
+    if dialect.error_style == "openai":
+        body["error"]["param"] = error.param
     headers = {"x-request-id": f"req_{secrets.token_hex(12)}", **(error.headers or {})}
     return web.json_response(body, status=error.status, headers=headers)
 
@@ -363,8 +379,13 @@ def _tokens(text: str) -> int:
 # ------------------------------------------------------------------------- server
 
 
-class FakeOpenAI:
-    """An OpenAI-compatible API on 127.0.0.1 whose chat answers are scripted by tests."""
+class FakeOpenAI(LocalServer):
+    """An OpenAI-compatible API on 127.0.0.1 whose chat answers are scripted by tests.
+
+    `dialect` picks the provider whose shapes it speaks (see tests/fakes/dialects.py).
+    """
+
+    shutdown_timeout = 0.1
 
     def __init__(
         self,
@@ -372,21 +393,22 @@ class FakeOpenAI:
         models: Sequence[str] = ("gpt-4o-mini",),
         *,
         check_model: bool = True,
+        dialect: str = "openai",
     ) -> None:
         self.api_key = api_key
         self.models = list(models)
         self.check_model = check_model
+        self.dialect = DIALECTS[dialect]
+        self.ignore_stream = False  # answer streamed requests with one whole completion
         self.requests: list[Recorded] = []
         self.spec_violations: list[str] = []
         self.emitted_chunks: list[JSON] = []
-        self.port = 0
         self._replies: deque[list[Step]] = deque()
         self._default: Callable[[JSON], list[Step]] = _echo
         self._transcriptions: deque[str | HttpError] = deque()
         self._speech: deque[bytes | HttpError] = deque()
         self._images: deque[bytes | str | HttpError] = deque()
         self._image_files: dict[str, bytes] = {}
-        self._runner: web.AppRunner | None = None
 
     # ---- lifecycle
 
@@ -395,35 +417,30 @@ class FakeOpenAI:
         """The API root to give the SDK: ``http://127.0.0.1:PORT/v1``."""
         return f"http://127.0.0.1:{self.port}/v1"
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1."""
-        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._middleware])
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_get("/v1/models", self._list_models)
-        app.router.add_get("/v1/models/{model}", self._get_model)
-        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
-        app.router.add_post("/v1/audio/speech", self._speak)
-        app.router.add_post("/v1/images/generations", self._generate_image)
+    @property
+    def chat_url(self) -> str:
+        """The full URL of the chat endpoint (BizCity's own path in that dialect)."""
+        return f"http://127.0.0.1:{self.port}{self.dialect.chat_path}"
+
+    def make_app(self) -> web.Application:
+        """Large bodies (images, audio) and the auth/recording middleware."""
+        return web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._middleware])
+
+    def routes(self, app: web.Application) -> None:
+        """Chat at the dialect's path; the other endpoints where the provider has them."""
+        app.router.add_post(self.dialect.chat_path, self._chat)
+        if self.dialect.other_endpoints:
+            app.router.add_get("/v1/models", self._list_models)
+            app.router.add_get("/v1/models/{model}", self._get_model)
+            app.router.add_post("/v1/audio/transcriptions", self._transcribe)
+            app.router.add_post("/v1/audio/speech", self._speak)
+            app.router.add_post("/v1/images/generations", self._generate_image)
         app.router.add_get("/images/{name}", self._image_file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
 
-    async def stop(self) -> None:
-        """Shut the server down."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
+    async def start(self) -> FakeOpenAI:
+        """Serve on a free port of 127.0.0.1."""
+        await super().start()
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- scripting and inspection
 
@@ -451,7 +468,7 @@ class FakeOpenAI:
 
     def chat_requests(self) -> list[JSON]:
         """Bodies of the chat completion requests, in order."""
-        return [r.json for r in self.requests if r.path == "/v1/chat/completions"]
+        return [r.json for r in self.requests if r.path == self.dialect.chat_path]
 
     def last_messages(self) -> list[JSON]:
         """The ``messages`` of the last chat completion request."""
@@ -469,7 +486,7 @@ class FakeOpenAI:
         await self._record(request)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer ").strip():
-            return _error_response(
+            return self._error(
                 HttpError(
                     401,
                     "You didn't provide an API key. You need to provide your API key in an "
@@ -477,11 +494,11 @@ class FakeOpenAI:
                 )
             )
         if auth.removeprefix("Bearer ") != self.api_key:
-            return _error_response(invalid_api_key(auth.removeprefix("Bearer ")))
+            return self._error(invalid_api_key(auth.removeprefix("Bearer ")))
         try:
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPNotFound:
-            return _error_response(HttpError(404, f"Invalid URL ({request.method} {request.path})"))
+            return self._error(HttpError(404, f"Invalid URL ({request.method} {request.path})"))
 
     async def _record(self, request: web.Request) -> None:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
@@ -501,6 +518,9 @@ class FakeOpenAI:
                     record.fields[key] = str(value)
         self.requests.append(record)
 
+    def _error(self, error: HttpError) -> web.Response:
+        return _error_response(error, self.dialect)
+
     def _check(self, schema_name: str, body: Any) -> None:
         self.spec_violations.extend(validate(schema_name, body))
 
@@ -510,15 +530,13 @@ class FakeOpenAI:
         record = self.requests[-1]
         body = record.json
         if not isinstance(body, dict):
-            return _error_response(
-                HttpError(400, "We could not parse the JSON body of your request.")
-            )
+            return self._error(HttpError(400, "We could not parse the JSON body of your request."))
         self._check("CreateChatCompletionRequest", body)
         model = str(body.get("model", ""))
         if self.check_model and model not in self.models:
-            return _error_response(model_not_found(model))
+            return self._error(model_not_found(model))
         if "max_tokens" in body and model.startswith(("o1", "o3", "o4", "gpt-5")):
-            return _error_response(
+            return self._error(
                 HttpError(
                     400,
                     "Unsupported parameter: 'max_tokens' is not supported with this model. "
@@ -529,14 +547,17 @@ class FakeOpenAI:
             )
         steps = self._replies.popleft() if self._replies else self._default(body)
         if steps and isinstance(steps[0], HttpError):
-            return _error_response(steps[0])
+            return self._error(steps[0])
         expanded: list[Step] = []
+        forced = self.dialect.reasoning_field
         for step in steps:
             if isinstance(step, Texts):
                 expanded.extend(Text(part, step.delay) for part in step.parts)
+            elif isinstance(step, Reasoning) and forced:
+                expanded.append(Reasoning(step.content, forced, step.delay))  # type: ignore[arg-type]
             else:
                 expanded.append(step)
-        if body.get("stream"):
+        if body.get("stream") and not self.ignore_stream:
             return await _ChatStream(self, request, body, record).run(expanded)
         return await self._complete(request, body, expanded)
 
@@ -568,18 +589,22 @@ class FakeOpenAI:
                     request.transport.close()
                 return web.Response()
             elif isinstance(step, ErrorInStream):
-                error = {"message": step.message, "type": step.type, "param": None}
-                return web.json_response({"error": {**error, "code": step.code}})
+                return web.json_response(
+                    self.dialect.error_body(500, step.message, step.type, step.code)
+                )
         message: JSON = {"role": "assistant", "content": content or None, "refusal": None}
         if calls:
             message["tool_calls"] = calls
         if reasoning:
             message["reasoning_content"] = reasoning
         usage = usage or Usage(_tokens(json.dumps(body.get("messages"))), _tokens(content))
+        if not self.dialect.openai_fields:
+            del message["refusal"]
         return web.json_response(
             {
+                **self.dialect.extra,
                 "id": f"chatcmpl-{secrets.token_hex(12)}",
-                "object": "chat.completion",
+                "object": self.dialect.whole_object,
                 "created": int(time.time()),
                 "model": body.get("model"),
                 "choices": [
@@ -732,15 +757,19 @@ def _usage(usage: Usage) -> JSON:
 
 
 class _ChatStream:
-    """Writes one streamed chat completion as SSE."""
+    """Writes one streamed chat completion as SSE, in the fake's dialect."""
 
     def __init__(
         self, fake: FakeOpenAI, request: web.Request, body: JSON, record: Recorded | None = None
     ) -> None:
         self.fake, self.request, self.body = fake, request, body
+        self.dialect = fake.dialect
         self.record = record
-        self.id = f"chatcmpl-{secrets.token_hex(12)}"
-        self.created = int(time.time())
+        self.base = {
+            "id": f"chatcmpl-{secrets.token_hex(12)}",
+            "created": int(time.time()),
+            "model": body.get("model"),
+        }
         options = body.get("stream_options")
         self.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         self.response = web.StreamResponse(
@@ -751,20 +780,11 @@ class _ChatStream:
             }
         )
         self.completion_tokens = 0
+        self.said = False
 
     def _chunk(self, delta: JSON | None, finish: str | None = None) -> JSON:
-        chunk: JSON = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.body.get("model"),
-            "service_tier": "default",
-            "system_fingerprint": "fp_fake",
-            "choices": []
-            if delta is None
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-        if self.include_usage:
+        chunk = self.dialect.chunk(self.base, delta, finish)
+        if self.include_usage and self.dialect.usage_chunk:
             chunk["usage"] = None
         return chunk
 
@@ -782,6 +802,11 @@ class _ChatStream:
                 self.record.first_content_at = now
         await self.response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
+    async def _finish(self, reason: str) -> None:
+        if self.dialect.role_after_content and self.said:
+            await self._send(self._chunk({}))
+        await self._send(self._chunk({}, reason))
+
     async def run(self, steps: list[Step]) -> web.StreamResponse:
         """Stream the steps; a client that goes away mid-stream is recorded as such."""
         try:
@@ -798,46 +823,32 @@ class _ChatStream:
     async def _run(self, steps: list[Step]) -> web.StreamResponse:
         """Stream the steps; add the finish chunk, the usage chunk and [DONE] as needed."""
         await self.response.prepare(self.request)
-        await self._send(self._chunk({"role": "assistant", "content": "", "refusal": None}))
+        if steps and isinstance(steps[0], EmptyStream):
+            await self.response.write_eof()
+            return self.response
+        first = self.dialect.first_delta()
+        if first is not None:
+            await self._send(self._chunk(first))
         finished, tools, usage = False, False, None
         for step in steps:
             if isinstance(step, Text | Reasoning | ToolCallFragments) and step.delay:
                 await asyncio.sleep(step.delay)
-            if isinstance(step, Text):
-                self.completion_tokens += _tokens(step.content)
-                await self._send(self._chunk({"content": step.content}))
-            elif isinstance(step, Reasoning):
-                await self._send(self._chunk({"content": None, step.field: step.content}))
+            if isinstance(step, Finish):
+                finished = True
+                await self._finish(step.reason)
+            elif isinstance(step, Usage):
+                usage = step
             elif isinstance(step, ToolCallFragments):
                 tools = True
                 await self._tool_call(step)
-            elif isinstance(step, Finish):
-                finished = True
-                await self._send(self._chunk({}, step.reason))
-            elif isinstance(step, Usage):
-                usage = step
-            elif isinstance(step, Comment):
-                text = step.text if step.text.startswith(":") else f": {step.text}"
-                await self.response.write(f"{text}\n\n".encode())
-            elif isinstance(step, Stall):
-                await asyncio.sleep(step.seconds)
-            elif isinstance(step, ErrorInStream):
-                error = {"message": step.message, "type": step.type, "param": None}
-                await self.response.write(
-                    f"data: {json.dumps({'error': {**error, 'code': step.code}})}\n\n".encode()
-                )
-                await self.response.write_eof()
-                return self.response
-            elif isinstance(step, Drop):
-                if self.request.transport is not None:
-                    self.request.transport.close()
-                return self.response
             elif isinstance(step, EndWithoutFinish):
                 finished = True
                 break
+            elif not await self._write_step(step):
+                return self.response
         if not finished:
-            await self._send(self._chunk({}, "tool_calls" if tools else "stop"))
-        if self.include_usage or usage is not None:
+            await self._finish("tool_calls" if tools else "stop")
+        if (self.include_usage and self.dialect.usage_chunk) or usage is not None:
             prompt = _tokens(json.dumps(self.body.get("messages")))
             usage = usage or Usage(prompt, self.completion_tokens)
             await self._send({**self._chunk(None), "usage": _usage(usage)})
@@ -845,7 +856,37 @@ class _ChatStream:
         await self.response.write_eof()
         return self.response
 
+    async def _write_step(self, step: Step) -> bool:
+        """Write one content-ish step; False when the stream ends with it."""
+        if isinstance(step, Text):
+            self.completion_tokens += _tokens(step.content)
+            self.said = True
+            await self._send(self._chunk({"content": step.content}))
+        elif isinstance(step, Reasoning):
+            await self._send(self._chunk({"content": None, step.field: step.content}))
+        elif isinstance(step, Comment):
+            text = step.text if step.text.startswith(":") else f": {step.text}"
+            await self.response.write(f"{text}\n\n".encode())
+        elif isinstance(step, Stall):
+            await asyncio.sleep(step.seconds)
+        elif isinstance(step, CorruptChunk):
+            await self.response.write(f"data: {step.raw}\n\n".encode())
+        elif isinstance(step, ErrorInStream):
+            body = self.dialect.error_body(500, step.message, step.type, step.code)
+            await self.response.write(f"data: {json.dumps(body)}\n\n".encode())
+            await self.response.write_eof()
+            return False
+        elif isinstance(step, StopWithoutDone):
+            await self.response.write_eof()
+            return False
+        elif isinstance(step, Drop):
+            if self.request.transport is not None:
+                self.request.transport.close()
+            return False
+        return True
+
     async def _tool_call(self, step: ToolCallFragments) -> None:
+        self.said = True
         first = {
             "index": step.index,
             "id": step.id,

@@ -18,9 +18,13 @@ class LocalServer:
     def routes(self, app: web.Application) -> None:
         """Add the fake's routes to `app`."""
 
+    def make_app(self) -> web.Application:
+        """The aiohttp application (subclasses may add middlewares or a larger body limit)."""
+        return web.Application(client_max_size=self.client_max_size)
+
     async def start(self) -> Self:
         """Listen on a free port of 127.0.0.1."""
-        app = web.Application(client_max_size=self.client_max_size)
+        app = self.make_app()
         self.routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
