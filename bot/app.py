@@ -22,6 +22,7 @@ from bot.ordering import TurnQueue
 from bot.personas import load_personas
 from bot.prices import load_prices
 from bot.providers import ChatModels, build_chat_models
+from bot.rate_limit import SlidingWindow
 from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
@@ -33,6 +34,7 @@ from handlers.callback_data import CallbackSigner
 from handlers.commands import command_menus
 from handlers.context import BotApp, BotContext, BotData, Services
 from handlers.dispatch import DispatchConfig, Dispatcher
+from handlers.flood import FloodGate
 from handlers.intake import TokenRefusedError
 from handlers.intake_mode import Intake
 from handlers.intake_poll import PollerConfig, PollingTokenError
@@ -167,6 +169,8 @@ async def start_services(app: BotApp) -> None:
         models=chat_models.catalog,
         pacer=_pacer(settings),
         queue=TurnQueue(),
+        flood=FloodGate(settings.flood_max_messages, settings.flood_max_chars),
+        user_rate=SlidingWindow(settings.user_messages_per_minute),
         signer=CallbackSigner(settings.telegram_bot_token.get_secret_value()),
         sandbox=Sandbox(settings.sandbox_jobs),
         speech=_speech(settings, openai_client, chat_models, closers),

@@ -53,6 +53,7 @@ class TurnInput:
     model: str | None = None
     with_names: bool = False  # prefix user messages with their sender (group chats)
     system_prompt: str | None = None  # the chat's own instructions (/system, /persona)
+    earlier: list[str] = field(default_factory=list)  # questions sent just before, stored first
     reask_message_id: int | None = None  # answer this stored message again (new text or "")
     stop: asyncio.Event | None = None  # set to end the turn now, keeping what was shown
     on_question_stored: Callable[[int], None] | None = None  # told the stored question's id
@@ -168,6 +169,10 @@ class ConversationEngine:
         """Run one turn to its end; errors come back in the outcome, never raised."""
         conversation_id = await self._store.active_conversation(turn.key)
         tokens = estimate_message_tokens(turn.text, turn.parts)
+        if turn.earlier and turn.reask_message_id is None:
+            await self._store.add_messages(
+                conversation_id, [self._question(turn, t) for t in turn.earlier]
+            )
         if turn.reask_message_id is None:
             user = MessageRecord(
                 role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
@@ -195,6 +200,12 @@ class ConversationEngine:
             outcome.error = exc
         await self._finish(state)
         return outcome
+
+    @staticmethod
+    def _question(turn: TurnInput, text: str) -> MessageRecord:
+        record = MessageRecord(role="user", content=text, sender=turn.sender, kind=turn.kind)
+        record.tokens = estimate_message_tokens(text, None)
+        return record
 
     async def _rounds_until_stopped(self, state: _Turn) -> None:
         """The model rounds, abandoned (provider stream closed, tools cancelled) on stop."""

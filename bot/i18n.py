@@ -215,6 +215,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "↻ Câu trả lời bị gián đoạn do khởi động lại; đây là câu trả lời mới.",
         "zh": "↻ 重启打断了这个回答，以下是重新生成的回答。",
     },
+    "too_fast": {
+        "en": "You are sending messages too fast. Please wait a minute; I answer what came before.",
+        "vi": "Bạn gửi tin nhắn quá nhanh. Vui lòng đợi một phút; tôi sẽ trả lời các tin trước đó.",
+        "zh": "你发送消息太快了。请稍等一分钟，我会先回答之前的消息。",
+    },
     "btn_stop": {"en": "⏹ Stop", "vi": "⏹ Dừng", "zh": "⏹ 停止"},
     "btn_regenerate": {"en": "🔄 Regenerate", "vi": "🔄 Trả lời lại", "zh": "🔄 重新生成"},
     "btn_continue": {"en": "➡️ Continue", "vi": "➡️ Viết tiếp", "zh": "➡️ 继续"},

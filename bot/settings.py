@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     tts_provider: str = ""
     image_provider: str = ""
 
+    # Floods: what arrives while a turn waits is answered with it (bounded)
+    flood_max_messages: int = Field(default=10, ge=1, le=100)
+    flood_max_chars: int = Field(default=12000, ge=100)
+    user_messages_per_minute: int = Field(default=30, ge=0)  # 0 = no limit; admins exempt
+
     # Durability and replicas
     shutdown_grace: float = Field(default=8.0, ge=0, le=60)
     replica_id: str = Field(default_factory=socket.gethostname)

@@ -89,9 +89,18 @@ async def refuse_once(services: Services, message: Message, access: Access) -> N
 
 
 async def admitted(services: Services, message: Message) -> bool:
-    """Whether the sender may use the bot here; refuses (once) when not."""
+    """Whether the sender may use the bot here (and now: the per-user rate); refuses once."""
     access = access_of(services, message)
-    if access is Access.ALLOWED:
+    if access is not Access.ALLOWED:
+        await refuse_once(services, message, access)
+        return False
+    user_id = message.from_user.id if message.from_user else None
+    if user_id is None or is_admin(user_id, services.settings.admin_user_ids):
         return True
-    await refuse_once(services, message, access)
+    if services.user_rate.allow(user_id):
+        return True
+    log.info("user %s is over the message rate", user_id)
+    if services.user_rate.first_refusal(user_id):
+        language = language_of(message.from_user, services.settings.default_language)
+        await notify(services, message, translate(language, "too_fast"))
     return False

@@ -18,12 +18,14 @@ from bot.model_catalog import ModelCatalog
 from bot.ordering import TurnQueue
 from bot.personas import Persona
 from bot.prices import Price
+from bot.rate_limit import SlidingWindow
 from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.speech import SpeechClient
 from handlers.albums import AlbumCollector
 from handlers.answer_controls import RunningAnswers
 from handlers.callback_data import CallbackSigner
+from handlers.flood import FloodGate
 from handlers.pacer import Pacer
 from storage import ChatKey, Store
 
@@ -53,6 +55,8 @@ class Services:
     prices: dict[str, Price] = field(default_factory=dict)
     clock: Callable[[], float] = time.time  # wall clock of quotas and usage (tests inject one)
     running: RunningAnswers = field(default_factory=RunningAnswers)
+    flood: FloodGate = field(default_factory=lambda: FloodGate(10, 12000))
+    user_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(30))
     models: ModelCatalog | None = None  # what /model offers (AVAILABLE_MODELS or `*`)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import Message, Update
 
 from bot.i18n import translate
@@ -30,9 +32,22 @@ async def on_private_text(update: Update, context: BotContext) -> None:
     if message is None or message.text is None:
         return
     services = context.services
-    async with services.queue.place(chat_key(message)) as place:
-        if await admitted(services, message):
-            await answer(services, message, Question(message.text), place)
+    key = chat_key(message)
+    # For an allowed sender nothing below awaits before the message has its place.
+    if not await admitted(services, message):
+        return
+    if services.flood.join(key, message):
+        return  # answered with the turn already waiting for this conversation
+    waiting = services.flood.open(key, message)
+    async with services.queue.place(key) as place:
+        try:
+            await place.ready()
+            await asyncio.sleep(0)  # updates handed over together join this turn
+        finally:
+            messages = services.flood.close(key, waiting)
+        texts = [m.text or "" for m in messages]
+        question = Question(texts[-1], earlier=texts[:-1])
+        await answer(services, messages[-1], question, place)
 
 
 async def on_group_message(update: Update, context: BotContext) -> None:

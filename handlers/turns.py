@@ -57,6 +57,7 @@ class Question:
     reuse: list[int] = field(default_factory=list)
     asked_by: User | None = None  # who asks, when not the message's sender (a button press)
     question_message_id: int | None = None  # the question's Telegram message, when not this one
+    earlier: list[str] = field(default_factory=list)  # questions sent just before (a flood)
 
 
 async def _typing(message: Message) -> None:
@@ -147,6 +148,7 @@ async def _turn_input(
         model=await services.chat_settings.model(key),
         with_names=group,
         reask_message_id=question.reask_message_id,
+        earlier=list(question.earlier),
         system_prompt=await services.chat_settings.instructions(key, services.personas),
     )
 
