@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -125,9 +126,19 @@ def _engine(
     return ConversationEngine(store, llm, tools, config)
 
 
-def _pacer(settings: Settings) -> Pacer:
-    """The flood-limit pacing shared by every reply."""
+def _pacer(settings: Settings, store: Store) -> Pacer:
+    """The flood-limit pacing shared by every reply (and, on PostgreSQL, every replica)."""
+
+    async def shared(bucket: str, window: float, limit: int) -> float:
+        try:
+            return await store.take_rate_tokens(bucket, time.time(), window, limit)
+        except Exception:
+            log.warning("shared Telegram budget unreachable; pacing this replica alone")
+            return 0.0
+
+    replicas = settings.database_url.startswith(("postgresql://", "postgres://"))
     return Pacer(
+        shared=shared if replicas else None,
         private_interval=settings.edit_interval_private,
         group_interval=settings.edit_interval_group,
         global_rate=settings.telegram_global_rate,
@@ -167,7 +178,7 @@ async def start_services(app: BotApp) -> None:
         engine=_engine(settings, store, chat_models.router, tools),
         llm=chat_models.default,
         models=chat_models.catalog,
-        pacer=_pacer(settings),
+        pacer=_pacer(settings, store),
         queue=TurnQueue(),
         flood=FloodGate(settings.flood_max_messages, settings.flood_max_chars),
         user_rate=SlidingWindow(settings.user_messages_per_minute),

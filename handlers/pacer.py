@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+# take(bucket, window seconds, limit) -> 0 when a call may go now (and is counted), else the wait
+SharedTake = Callable[[str, float, int], Awaitable[float]]
 
 GROUP_WINDOW = 60.0
 ROUTINE_RESERVE = 2
@@ -89,7 +91,10 @@ class Pacer:
         group_per_minute: int,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        shared: SharedTake | None = None,
     ) -> None:
+        self._shared = shared  # the budgets of every replica, kept in the database
+        self._global_limit = max(1, int(global_rate * GLOBAL_MARGIN))
         self._private_interval = private_interval
         self._group_interval = group_interval
         self._group_per_minute = group_per_minute
@@ -142,6 +147,8 @@ class Pacer:
                     await self._sleep(wait)
                 if counted:
                     await self._global.acquire(urgent)
+                if self._shared is not None:
+                    await self._take_shared(chat_id, is_group, counted)
                 now = self._clock()
                 state.next_at = max(state.next_at, now + self.interval(is_group))
                 if is_group:
@@ -151,6 +158,19 @@ class Pacer:
             self._calls += 1
             if self._calls % 1000 == 0:
                 self._sweep()
+
+    async def _take_shared(self, chat_id: int, is_group: bool, counted: bool) -> None:
+        """Wait for the replicas' shared budgets: the bot's second, the group's minute,
+        the chat's pace."""
+        assert self._shared is not None
+        budgets = [(f"chat:{chat_id}", self.interval(is_group) * 0.95, 1)]
+        if is_group and counted:
+            budgets.append((f"group:{chat_id}", GROUP_WINDOW, self._group_per_minute))
+        if counted:
+            budgets.append(("bot", 1.0, self._global_limit))
+        for bucket, window, limit in budgets:
+            while (wait := await self._shared(bucket, window, limit)) > 0:
+                await self._sleep(wait)
 
     def _sweep(self) -> None:
         """Forget chats with nothing pending, so memory does not grow with every chat ever seen."""
