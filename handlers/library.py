@@ -21,7 +21,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.chat_settings import PERSONA, SYSTEM_PROMPT
@@ -32,7 +32,7 @@ from bot.quotas import day_start, month_start
 from handlers.access import Access, admitted, check_access, is_admin
 from handlers.addressing import chat_key, is_group, language_of, reply_target
 from handlers.context import BotContext, Services
-from handlers.groups import may_change_settings
+from handlers.groups import is_group_admin, may_change_settings
 from handlers.notices import notify
 from storage import ChatKey, ModelUsage
 
@@ -108,13 +108,7 @@ class _Ask:
             return False
         if is_admin(self.user.id, self.services.settings.admin_user_ids):
             return True
-        try:
-            bot = self.message.get_bot()
-            member = await bot.get_chat_member(self.message.chat.id, self.user.id)
-        except TelegramError as exc:
-            log.warning("cannot check admin rights in %s: %s", self.message.chat.id, exc)
-            return False
-        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        return await is_group_admin(self.message.get_bot(), self.message.chat.id, self.user.id)
 
 
 async def _command(update: Update, context: BotContext) -> _Ask | None:
