@@ -3,8 +3,10 @@
 Every update is in the store before Telegram is told it arrived (handlers/intake*.py). This
 loop claims whole conversations (all their pending updates, oldest first) under a lease, so
 that across every replica one conversation is worked on by one process at a time; updates
-that arrive meanwhile wait for the next claim. An update is marked done once handled; what a
-dead process held is taken over when its lease runs out, what a stopping one held is released.
+of it that arrive meanwhile are claimed by the same process and handed to the same worker
+(so an album's pictures, or a flood of messages, meet in one turn). An update is marked
+done once handled, in order; what a dead process held is taken over when its lease runs
+out, what a stopping one held is released.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from telegram import Update
 
 from handlers.context import BotApp
-from storage import Store
-from storage.models import InboxBatch
+from storage import ChatKey, Store
+from storage.models import InboxBatch, InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,35 @@ class DispatchConfig:
     idle_poll: float = 1.0  # how often to look for work nobody announced (expired leases)
 
 
+class _Conversation:
+    """One conversation being worked on: updates arrived, and those being handled."""
+
+    def __init__(self) -> None:
+        self._new: deque[InboxItem] = deque()
+        self.handling: deque[tuple[int, asyncio.Task[None]]] = deque()
+        self._arrived = asyncio.Event()
+
+    def arrive(self, items: list[InboxItem]) -> None:
+        """More updates of this conversation were claimed."""
+        self._new.extend(items)
+        self._arrived.set()
+
+    def take_new(self) -> list[InboxItem]:
+        """The updates that arrived since the last call."""
+        items = list(self._new)
+        self._new.clear()
+        self._arrived.clear()
+        return items
+
+    async def next_event(self, task: asyncio.Task[None]) -> None:
+        """Wait until `task` ends or more updates arrive."""
+        arrived = asyncio.ensure_future(self._arrived.wait())
+        try:
+            await asyncio.wait({task, arrived}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            arrived.cancel()
+
+
 class Dispatcher:
     """Claims conversations from the inbox and runs their updates through the Application."""
 
@@ -43,6 +75,7 @@ class Dispatcher:
         self._config = config
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._working: dict[ChatKey, _Conversation] = {}
         self._loop: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self.processed = 0
@@ -60,39 +93,60 @@ class Dispatcher:
 
     async def _claim_loop(self) -> None:
         while True:
-            free = self._config.max_conversations - len(self._running)
-            batches: list[InboxBatch] = []
-            if free > 0:
-                self._wakeup.clear()
-                try:
-                    batches = await self._store.inbox_claim(
-                        self._config.owner, self._config.lease_seconds, free
-                    )
-                except Exception:
-                    log.exception("could not claim work from the inbox")
-            for batch in batches:
-                task = asyncio.create_task(self._work(batch))
-                self._running.add(task)
-                task.add_done_callback(self._finished)
+            self._wakeup.clear()
+            try:
+                await self._hand_over(await self._store.inbox_more(*self._claim_args()))
+                free = self._config.max_conversations - len(self._working)
+                batches = []
+                if free > 0:
+                    owner, lease = self._claim_args()
+                    batches = await self._store.inbox_claim(owner, lease, free)
+                await self._hand_over(batches)
+            except Exception:
+                log.exception("could not claim work from the inbox")
+                batches = []
             if not batches:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._config.idle_poll)
+
+    def _claim_args(self) -> tuple[str, float]:
+        return self._config.owner, self._config.lease_seconds
+
+    async def _hand_over(self, batches: list[InboxBatch]) -> None:
+        """Give each conversation's updates to its worker, starting one where none runs."""
+        for batch in batches:
+            conversation = self._working.get(batch.key)
+            if conversation is None:
+                conversation = self._working[batch.key] = _Conversation()
+                task = asyncio.create_task(self._work(batch.key, conversation))
+                self._running.add(task)
+                task.add_done_callback(self._finished)
+            conversation.arrive(batch.items)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._wakeup.set()  # a conversation became free: its newer updates may be claimed
 
-    async def _work(self, batch: InboxBatch) -> None:
-        """Handle a conversation's updates; their handlers keep the order themselves."""
-        handled = [asyncio.create_task(self._handle(item.payload)) for item in batch.items]
+    async def _work(self, key: ChatKey, conversation: _Conversation) -> None:
+        """Handle a conversation's updates as they come (their handlers keep the order);
+        each is marked done once handled, in order."""
         try:
-            for item, task in zip(batch.items, handled, strict=True):
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(task)
-                await self._done(item.update_id)
+            while True:
+                for item in conversation.take_new():
+                    task = asyncio.create_task(self._handle(item.payload))
+                    conversation.handling.append((item.update_id, task))
+                if not conversation.handling:
+                    del self._working[key]  # nothing awaited since the check: none can arrive
+                    return
+                update_id, task = conversation.handling[0]
+                await conversation.next_event(task)
+                if task.done():
+                    conversation.handling.popleft()
+                    await self._done(update_id)
         except asyncio.CancelledError:
-            for task in handled:
+            for _, task in conversation.handling:
                 task.cancel()  # unfinished: not marked done, handled again after a restart
+            self._working.pop(key, None)
             raise
 
     async def _handle(self, payload: str) -> None:

@@ -41,8 +41,9 @@ async def on_private_text(update: Update, context: BotContext) -> None:
     waiting = services.flood.open(key, message)
     async with services.queue.place(key) as place:
         try:
-            await place.ready()
-            await asyncio.sleep(0)  # updates handed over together join this turn
+            if place.waiting:  # only what arrives while a turn runs is answered together
+                await place.ready()
+                await asyncio.sleep(0)  # updates handed over together join this turn
         finally:
             messages = services.flood.close(key, waiting)
         texts = [m.text or "" for m in messages]

@@ -84,6 +84,11 @@ class Store(Protocol):
         """
         ...
 
+    async def inbox_more(self, owner: str, lease_seconds: float) -> list[InboxBatch]:
+        """The unclaimed pending updates of conversations `owner` holds a claim on now,
+        claimed for it too: updates that arrived while their conversation was worked on."""
+        ...
+
     async def inbox_claim(
         self, owner: str, lease_seconds: float, max_conversations: int
     ) -> list[InboxBatch]:

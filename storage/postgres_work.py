@@ -68,6 +68,15 @@ WHERE i.done_at IS NULL
 RETURNING i.chat_id, i.thread_id, i.update_id, i.payload
 """
 
+_MORE = """
+UPDATE inbox AS i SET owner = $1, lease_until = $2
+WHERE i.done_at IS NULL AND i.owner IS NULL
+  AND (i.chat_id, i.thread_id) IN (
+      SELECT chat_id, thread_id FROM inbox WHERE owner = $1 AND done_at IS NULL
+  )
+RETURNING i.chat_id, i.thread_id, i.update_id, i.payload
+"""
+
 _LEAD = """
 INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
@@ -131,6 +140,11 @@ class PostgresWork:
                 [f[0] for f in free],
                 [f[1] for f in free],
             )
+        return group_batches([(r[0], r[1], r[2], r[3]) for r in rows])
+
+    async def inbox_more(self, owner: str, lease_seconds: float) -> list[InboxBatch]:
+        """Claim the new updates of conversations owner already works on."""
+        rows = await self._pool.fetch(_MORE, owner, time.time() + lease_seconds)
         return group_batches([(r[0], r[1], r[2], r[3]) for r in rows])
 
     async def inbox_done(self, update_ids: list[int]) -> None:

@@ -30,6 +30,14 @@ WHERE done_at IS NULL AND (chat_id, thread_id) IN (
 RETURNING chat_id, thread_id, update_id, payload
 """
 
+_MORE = """
+UPDATE inbox SET owner = ?, lease_until = ?
+WHERE done_at IS NULL AND owner IS NULL AND (chat_id, thread_id) IN (
+    SELECT chat_id, thread_id FROM inbox WHERE owner = ? AND done_at IS NULL
+)
+RETURNING chat_id, thread_id, update_id, payload
+"""
+
 _LEAD = """
 INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
@@ -71,6 +79,13 @@ class SQLiteWork:
             cur = await self._db.execute(
                 _CLAIM, (owner, now + lease_seconds, now, max_conversations)
             )
+            rows = await cur.fetchall()
+        return group_batches([(r[0], r[1], r[2], r[3]) for r in rows])
+
+    async def inbox_more(self, owner: str, lease_seconds: float) -> list[InboxBatch]:
+        """Claim the new updates of conversations owner already works on."""
+        async with self._write_lock:
+            cur = await self._db.execute(_MORE, (owner, time.time() + lease_seconds, owner))
             rows = await cur.fetchall()
         return group_batches([(r[0], r[1], r[2], r[3]) for r in rows])
 

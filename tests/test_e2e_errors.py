@@ -126,7 +126,11 @@ async def test_other_chats_are_served_while_one_fails(harness: Harness) -> None:
 
 
 async def test_a_broken_database_still_gets_the_user_an_answer(harness: Harness) -> None:
-    await harness.runtime.services.store.close()  # type: ignore[union-attr]
+    # The update is in the inbox; then the database breaks under the turn.
+    async def broken(*args: object) -> int:
+        raise RuntimeError("database is locked")
+
+    harness.store.add_message = broken  # type: ignore[method-assign]
     harness.say("hello?")
     texts = await harness.answer()
     assert "went wrong" in texts[0]
