@@ -1,0 +1,108 @@
+"""Fuzz: thousands of generated and mutated updates through the real bot, fed by the fake Telegram.
+
+No update, however malformed, crashes a handler or stops the dispatcher, none reaches the
+model for someone who is not allowed, and the next normal message is still answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Harness
+from tests.fakes.openai import Text
+from tests.update_strategies import JSON, _ids, mutated, realistic_update, scrub, spec_update
+
+ALLOWED = 7_000_001
+ADMIN = 7_000_002
+STRANGERS = [5151, 6262, 7_000_003, 1, 2**40]
+COUNT = int(os.environ.get("FUZZ_UPDATES", "2000"))
+SEED = int(os.environ.get("FUZZ_SEED", "0"))  # 0: the same updates every run
+
+
+def _updates(count: int, bot_messages: list[JSON]) -> list[JSON]:
+    """`count` updates: spec-generated, realistic and mutated, about a third each."""
+    ids = _ids(STRANGERS)
+    realistic = realistic_update(STRANGERS, bot_messages)
+    one = st.one_of(spec_update(ids), realistic, mutated(realistic), mutated(spec_update(ids)))
+    batch = st.lists(one, min_size=10, max_size=10)
+    found: list[JSON] = []
+
+    @settings(
+        max_examples=max(count // 10, 1),
+        deadline=None,
+        database=None,
+        derandomize=SEED == 0,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(batch)
+    def collect(updates: list[JSON]) -> None:
+        found.extend(updates)
+
+    collect()
+    return found[:count]
+
+
+async def _inbox_counts(harness: Harness) -> tuple[int, int]:
+    """(highest stored update_id, updates not yet done) in the SQLite inbox."""
+    db: Any = harness.store._db  # type: ignore[attr-defined]
+    cur = await db.execute("SELECT MAX(update_id), COUNT(*) - COUNT(done_at) FROM inbox")
+    highest, pending = await cur.fetchone()
+    return highest or 0, pending or 0
+
+
+async def _drained(harness: Harness, last_id: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        highest, pending = await _inbox_counts(harness)
+        if highest >= last_id and pending == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"inbox not drained: highest {highest}/{last_id}, {pending} pending")
+        await asyncio.sleep(0.1)
+
+
+def _crashes(harness: Harness) -> list[str]:
+    return [
+        line
+        for line in harness.log_lines
+        if "unhandled error" in line or "Traceback" in line or "ERROR" in line.split(" ", 1)[0]
+    ]
+
+
+async def test_fuzzed_updates_never_crash_nor_reach_the_model_for_strangers(
+    harness: Harness,
+) -> None:
+    if "postgresql" in harness.database_url:
+        pytest.skip("the fuzz runs on SQLite only")
+    started = time.monotonic()
+    await harness.restart(allowed_user_ids=str(ALLOWED), admin_user_ids=str(ADMIN))
+    harness.provider.script(Text("Hello."))
+    harness.say("hi", chat_id=ALLOWED)
+    await harness.answer(ALLOWED)
+    asked = len(harness.provider.chat_requests())
+    bot_messages = [
+        {**m.raw, "reply_markup": m.reply_markup} for m in harness.telegram.bot_messages(ALLOWED)
+    ]
+    updates = await asyncio.to_thread(_updates, COUNT, bot_messages)
+    for payload in updates:
+        harness.telegram.push_update(scrub(payload, {ALLOWED, ADMIN}, STRANGERS[0]))
+    sentinel = harness.telegram.user_message(STRANGERS[1], "still there?")
+    last_id = harness.telegram.updates[-1]["update_id"] if harness.telegram.updates else 0
+    assert sentinel
+    await _drained(harness, last_id, timeout=60)
+    assert _crashes(harness) == []
+    assert len(harness.provider.chat_requests()) == asked, "a stranger reached the model"
+    harness.provider.script(Text("Still here."))
+    harness.say("and now?", chat_id=ALLOWED)
+    texts = await harness.answer(ALLOWED, count=2, turns=2, timeout=15)
+    assert texts[-1] == "Still here."
+    assert _crashes(harness) == []
+    assert time.monotonic() - started < 90
