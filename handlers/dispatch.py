@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Chat, Update
 
 from handlers.context import BotApp
 from storage import Store
@@ -32,6 +32,12 @@ class DispatchConfig:
     lease_seconds: float = 30.0
     max_conversations: int = 256  # conversations worked on at once by this replica
     idle_poll: float = 1.0  # how often to look for work nobody announced (expired leases)
+
+
+def _readable(update: Update) -> bool:
+    """Whether the fields handlers rely on are there (PTB does not check required fields)."""
+    message = update.effective_message
+    return message is None or isinstance(message.chat, Chat)
 
 
 class Dispatcher:
@@ -99,6 +105,8 @@ class Dispatcher:
         try:
             update = Update.de_json(json.loads(payload), self._app.bot)
         except Exception:
+            update = None
+        if update is None or not _readable(update):
             log.warning("dropping an update that cannot be read")
             return
         await self._app.process_update(update)

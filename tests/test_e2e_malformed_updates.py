@@ -1,0 +1,37 @@
+"""Malformed updates the fuzz found (tests/test_fuzz_updates.py): each handled, the bot still answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import USER, Harness
+from tests.fakes.openai import Text
+
+
+def _unhandled(harness: Harness) -> list[str]:
+    return [line for line in harness.log_lines if "unhandled error" in line]
+
+
+async def _still_answers(harness: Harness, count: int = 1) -> None:
+    harness.provider.script(Text("Still here."))
+    harness.say("hello")
+    assert (await harness.answer(count=count))[-1] == "Still here."
+    assert _unhandled(harness) == []
+
+
+def _message(**fields: Any) -> dict[str, Any]:
+    message = {
+        "message_id": 9,
+        "date": 1_700_000_000,
+        "text": "hi",
+        "chat": {"id": USER, "type": "private"},
+    }
+    message["from"] = {"id": USER, "is_bot": False, "first_name": "Alice"}
+    message.update(fields)
+    return {k: v for k, v in message.items() if v is not None}
+
+
+async def test_a_message_without_its_chat_is_dropped(harness: Harness) -> None:
+    harness.telegram.push_update({"message": _message(chat=None)})
+    harness.telegram.push_update({"edited_message": _message(chat=None, edit_date=1)})
+    await _still_answers(harness)
