@@ -63,7 +63,9 @@ def _scalar(kind: str, name: str, description: str, ids: st.SearchStrategy[int])
 
 
 @st.composite
-def spec_value(draw: st.DrawFn, kind: str, name: str, description: str, depth: int, ids: Any) -> Any:
+def spec_value(
+    draw: st.DrawFn, kind: str, name: str, description: str, depth: int, ids: Any
+) -> Any:
     """A value of a spec type expression ("Integer", "Array of X", "Message", ...)."""
     if kind.startswith("Array of "):
         inner = kind.removeprefix("Array of ")
@@ -88,10 +90,16 @@ def spec_object(draw: st.DrawFn, type_name: str, depth: int, ids: Any) -> JSON:
     optional = [f for f in fields if not f["required"]]
     chosen = list(required)
     if optional and depth <= MAX_DEPTH:
-        chosen += draw(st.lists(st.sampled_from(optional), max_size=5, unique_by=lambda f: f["name"]))
+        chosen += draw(
+            st.lists(st.sampled_from(optional), max_size=5, unique_by=lambda f: f["name"])
+        )
     result: JSON = {}
     for f in chosen:
-        description = " ".join(f.get("description", "")) if isinstance(f.get("description"), list) else f.get("description", "")
+        description = (
+            " ".join(f.get("description", ""))
+            if isinstance(f.get("description"), list)
+            else f.get("description", "")
+        )
         kind = draw(st.sampled_from(f["types"]))
         result[f["name"]] = draw(spec_value(kind, f["name"], description, depth, ids))
     return result
@@ -119,7 +127,13 @@ def realistic_update(draw: st.DrawFn, stranger_ids: list[int], bot_messages: lis
         chat["title"] = "Group"
     if chat_kind == "supergroup" and draw(st.booleans()):
         chat["is_forum"] = True
-    text = draw(st.one_of(_TEXT, st.sampled_from(COMMANDS), st.builds(lambda c, t: f"{c}@testbot {t}", st.sampled_from(COMMANDS), _TEXT)))
+    text = draw(
+        st.one_of(
+            _TEXT,
+            st.sampled_from(COMMANDS),
+            st.builds(lambda c, t: f"{c}@testbot {t}", st.sampled_from(COMMANDS), _TEXT),
+        )
+    )
     message: JSON = {"message_id": draw(st.integers(1, 10**6)), "date": 1_700_000_000, "chat": chat}
     if chat_kind != "channel" and draw(st.integers(0, 9)) > 0:
         message["from"] = _user(uid)
@@ -129,31 +143,83 @@ def realistic_update(draw: st.DrawFn, stranger_ids: list[int], bot_messages: lis
     if content == "text":
         message["text"] = text
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(" ")[0])}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split(" ")[0])}
+            ]
     elif content == "photo":
         message["photo"] = [{"file_id": "nofile", "file_unique_id": "u", "width": 90, "height": 90}]
     elif content == "voice":
-        message["voice"] = {"file_id": "nofile", "file_unique_id": "v", "duration": draw(st.integers(-5, 10**6))}
+        message["voice"] = {
+            "file_id": "nofile",
+            "file_unique_id": "v",
+            "duration": draw(st.integers(-5, 10**6)),
+        }
     elif content == "document":
-        message["document"] = {"file_id": "nofile", "file_unique_id": "d", "file_name": "x.pdf", "mime_type": "application/pdf"}
+        message["document"] = {
+            "file_id": "nofile",
+            "file_unique_id": "d",
+            "file_name": "x.pdf",
+            "mime_type": "application/pdf",
+        }
     elif content == "caption":
         message["photo"] = [{"file_id": "nofile", "file_unique_id": "u", "width": 1, "height": 1}]
         message["caption"] = text
     else:
-        message["sticker"] = {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1, "is_animated": False, "is_video": False}
+        message["sticker"] = {
+            "file_id": "s",
+            "file_unique_id": "s",
+            "type": "regular",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+        }
     if chat.get("is_forum") and draw(st.booleans()):
         message.update(message_thread_id=draw(st.integers(-3, 10**6)), is_topic_message=True)
     if draw(st.integers(0, 4)) == 0:
-        message["reply_to_message"] = draw(st.sampled_from(bot_messages)) if bot_messages else dict(message)
-    kind = draw(st.sampled_from(["message", "message", "message", "edited_message", "channel_post", "edited_channel_post", "business_message", "edited_business_message", "callback_query"]))
+        message["reply_to_message"] = (
+            draw(st.sampled_from(bot_messages)) if bot_messages else dict(message)
+        )
+    kind = draw(
+        st.sampled_from(
+            [
+                "message",
+                "message",
+                "message",
+                "edited_message",
+                "channel_post",
+                "edited_channel_post",
+                "business_message",
+                "edited_business_message",
+                "callback_query",
+            ]
+        )
+    )
     if kind == "business_message" or kind == "edited_business_message":
         message["business_connection_id"] = "bc1"
     if kind.startswith("edited"):
         message["edit_date"] = 1_700_000_100
     if kind == "callback_query":
-        target = draw(st.sampled_from(bot_messages)) if bot_messages and draw(st.booleans()) else message
-        data = draw(st.one_of(st.builds(lambda p, t: (p + t)[:64], st.sampled_from(CALLBACK_PREFIXES), st.text(max_size=60)), st.sampled_from([b["data"] for b in _buttons(bot_messages)] or ["x"]), st.text(max_size=300)))
-        query: JSON = {"id": str(draw(st.integers(0, 2**63))), "from": _user(uid), "chat_instance": "ci", "data": data}
+        target = (
+            draw(st.sampled_from(bot_messages)) if bot_messages and draw(st.booleans()) else message
+        )
+        data = draw(
+            st.one_of(
+                st.builds(
+                    lambda p, t: (p + t)[:64],
+                    st.sampled_from(CALLBACK_PREFIXES),
+                    st.text(max_size=60),
+                ),
+                st.sampled_from([b["data"] for b in _buttons(bot_messages)] or ["x"]),
+                st.text(max_size=300),
+            )
+        )
+        query: JSON = {
+            "id": str(draw(st.integers(0, 2**63))),
+            "from": _user(uid),
+            "chat_instance": "ci",
+            "data": data,
+        }
         if draw(st.integers(0, 5)) > 0:
             query["message"] = target
         return {"callback_query": query}
@@ -209,7 +275,11 @@ def mutated(draw: st.DrawFn, base: st.SearchStrategy[JSON]) -> JSON:
             parent[last] = draw(WRONG)
         elif op == "huge" and isinstance(parent[last], str):
             parent[last] = draw(HUGE)
-        elif op == "negative" and isinstance(parent[last], int) and not isinstance(parent[last], bool):
+        elif (
+            op == "negative"
+            and isinstance(parent[last], int)
+            and not isinstance(parent[last], bool)
+        ):
             parent[last] = -abs(parent[last]) - draw(st.integers(0, 2**64))
         elif op == "unknown" and isinstance(parent, dict):
             parent[draw(st.text(min_size=1, max_size=20))] = draw(WRONG)
