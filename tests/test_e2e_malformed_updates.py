@@ -35,3 +35,18 @@ async def test_a_message_without_its_chat_is_dropped(harness: Harness) -> None:
     harness.telegram.push_update({"message": _message(chat=None)})
     harness.telegram.push_update({"edited_message": _message(chat=None, edit_date=1)})
     await _still_answers(harness)
+
+
+async def test_a_stranger_pressing_regenerate_does_not_reach_the_model(harness: Harness) -> None:
+    await harness.restart(allowed_user_ids=str(USER))
+    harness.provider.script(Text("First."))
+    harness.say("hi")
+    await harness.answer()
+    answer_id = harness.telegram.bot_messages(USER)[-1].message_id
+    data = harness.telegram.buttons(USER, answer_id)[0]["callback_data"]
+    asked = len(harness.provider.chat_requests())
+    harness.telegram.press_button(USER, answer_id, data, user_id=5151)  # not allowed
+    await harness.telegram.wait_for(lambda: harness.telegram.callback_answers(), timeout=5)
+    await harness.telegram.wait_idle(USER, quiet=0.3)
+    assert len(harness.provider.chat_requests()) == asked
+    await _still_answers(harness, count=2)
