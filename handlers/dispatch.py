@@ -22,6 +22,7 @@ from storage import Store
 from storage.models import InboxBatch
 
 log = logging.getLogger(__name__)
+_MAX_ID = 2**62
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,18 @@ class DispatchConfig:
 def _readable(update: Update) -> bool:
     """Whether the fields handlers rely on are there (PTB does not check required fields)."""
     message = update.effective_message
-    return message is None or isinstance(message.chat, Chat)
+    if message is not None and not isinstance(message.chat, Chat):
+        return False
+    user, chat = update.effective_user, update.effective_chat
+    ids = [user.id if user else 0, chat.id if chat else 0]
+    if message is not None:
+        ids += [message.message_id, message.message_thread_id or 0]
+    return all(_fits(value) for value in ids)
+
+
+def _fits(value: object) -> bool:
+    """An integer id the store can hold (Telegram's ids have at most 52 bits)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < _MAX_ID
 
 
 class Dispatcher:

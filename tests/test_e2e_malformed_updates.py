@@ -50,3 +50,14 @@ async def test_a_stranger_pressing_regenerate_does_not_reach_the_model(harness: 
     await harness.telegram.wait_idle(USER, quiet=0.3)
     assert len(harness.provider.chat_requests()) == asked
     await _still_answers(harness, count=2)
+
+
+async def test_ids_too_large_for_the_store_are_dropped(harness: Harness) -> None:
+    await harness.restart(allowed_user_ids=str(USER))  # strangers are told once: a lookup
+    huge = 2**64
+    chat = {"id": huge, "type": "private", "first_name": "M"}
+    sender = {"id": huge, "is_bot": False, "first_name": "M"}
+    harness.telegram.push_update({"message": _message(chat=chat, text=None, **{"from": sender})})
+    harness.telegram.push_update({"message": _message(**{"from": sender}, text="/start")})
+    harness.telegram.push_update({"message": _message(message_thread_id=-(2**70))})
+    await _still_answers(harness)
