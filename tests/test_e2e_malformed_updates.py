@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.callback_data import CallbackSigner
 from tests.conftest import USER, Harness
 from tests.fakes.openai import Text
 
@@ -60,4 +61,16 @@ async def test_ids_too_large_for_the_store_are_dropped(harness: Harness) -> None
     harness.telegram.push_update({"message": _message(chat=chat, text=None, **{"from": sender})})
     harness.telegram.push_update({"message": _message(**{"from": sender}, text="/start")})
     harness.telegram.push_update({"message": _message(message_thread_id=-(2**70))})
+    await _still_answers(harness)
+
+
+def test_callback_data_with_non_ascii_signature_is_refused_not_raised() -> None:
+    signer = CallbackSigner("123:abc")
+    assert signer.verify("h:r:42|ü") is None and signer.verify("as.1|😀😀") is None
+
+
+async def test_a_press_with_non_ascii_data_only_stops_the_spinner(harness: Harness) -> None:
+    query = {"id": "78", "chat_instance": "c", "data": "h:é|ü", "message": _message()}
+    query["from"] = {"id": USER, "is_bot": False, "first_name": "Alice"}
+    harness.telegram.push_update({"callback_query": query})
     await _still_answers(harness)
