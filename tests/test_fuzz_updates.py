@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Harness
@@ -42,6 +42,7 @@ def _updates(count: int, bot_messages: list[JSON]) -> list[JSON]:
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
+    @seed(SEED)
     @given(batch)
     def collect(updates: list[JSON]) -> None:
         found.extend(updates)
