@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from telegram import Chat, Update
+from telegram import Chat, Message, Update
 
 from handlers.context import BotApp
 from storage import Store
@@ -44,7 +44,19 @@ def _readable(update: Update) -> bool:
     ids = [user.id if user else 0, chat.id if chat else 0]
     if message is not None:
         ids += [message.message_id, message.message_thread_id or 0]
+        if not all(_well_typed(m) for m in (message, message.reply_to_message) if m):
+            return False
     return all(_fits(value) for value in ids)
+
+
+def _well_typed(message: Message) -> bool:
+    """Texts are strings and entity offsets and lengths integers (PTB slices with them)."""
+    if any(
+        text is not None and not isinstance(text, str) for text in (message.text, message.caption)
+    ):
+        return False
+    entities = (*message.entities, *message.caption_entities)
+    return all(_fits(entity.offset) and _fits(entity.length) for entity in entities)
 
 
 def _fits(value: object) -> bool:

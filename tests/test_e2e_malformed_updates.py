@@ -74,3 +74,13 @@ async def test_a_press_with_non_ascii_data_only_stops_the_spinner(harness: Harne
     query["from"] = {"id": USER, "is_bot": False, "first_name": "Alice"}
     harness.telegram.push_update({"callback_query": query})
     await _still_answers(harness)
+
+
+async def test_entities_and_texts_of_the_wrong_type_are_dropped(harness: Harness) -> None:
+    command = {"type": "bot_command", "offset": 0}
+    for length in ("6", None, 2.5, [6]):
+        entities = [{**command, "length": length}]
+        harness.telegram.push_update({"message": _message(text="/start", entities=entities)})
+    entities = [{**command, "length": 6}]
+    harness.telegram.push_update({"message": _message(text=12345, entities=entities)})
+    await _still_answers(harness)
