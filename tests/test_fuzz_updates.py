@@ -26,10 +26,10 @@ COUNT = int(os.environ.get("FUZZ_UPDATES", "2000"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))  # 0: the same updates every run
 
 
-def _updates(count: int, bot_messages: list[JSON]) -> list[JSON]:
-    """`count` updates: spec-generated, realistic and mutated, about a third each."""
-    ids = _ids(STRANGERS)
-    realistic = realistic_update(STRANGERS, bot_messages)
+def _updates(count: int, bot_messages: list[JSON], senders: list[int] = STRANGERS) -> list[JSON]:
+    """`count` updates: spec-generated, realistic and mutated, from these senders' ids."""
+    ids = _ids(senders)
+    realistic = realistic_update(senders, bot_messages)
     one = st.one_of(spec_update(ids), realistic, mutated(realistic), mutated(spec_update(ids)))
     batch = st.lists(one, min_size=10, max_size=10)
     found: list[JSON] = []
@@ -70,6 +70,13 @@ async def _drained(harness: Harness, last_id: int, timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _flooded(harness: Harness) -> None:
+    """Wait until everything pushed so far (and one last ordinary message) was handled."""
+    harness.telegram.user_message(STRANGERS[1], "still there?")
+    last_id = harness.telegram.updates[-1]["update_id"]
+    await _drained(harness, last_id, timeout=60)
+
+
 def _crashes(harness: Harness) -> list[str]:
     """Unhandled errors, and tracebacks of anything but Telegram refusing a call."""
     return [
@@ -80,6 +87,12 @@ def _crashes(harness: Harness) -> list[str]:
     ]
 
 
+def _add_chats(harness: Harness, senders: list[int]) -> None:
+    for uid in senders:
+        harness.telegram.add_chat(uid, "private", first_name="Mallory")
+        harness.telegram.add_chat(-(10**12) - uid, "supergroup", title="Group")
+
+
 async def test_fuzzed_updates_never_crash_nor_reach_the_model_for_strangers(
     harness: Harness,
 ) -> None:
@@ -87,9 +100,7 @@ async def test_fuzzed_updates_never_crash_nor_reach_the_model_for_strangers(
         pytest.skip("the fuzz runs on SQLite only")
     started = time.monotonic()
     await harness.restart(allowed_user_ids=str(ALLOWED), admin_user_ids=str(ADMIN))
-    for uid in STRANGERS:
-        harness.telegram.add_chat(uid, "private", first_name="Mallory")
-        harness.telegram.add_chat(-(10**12) - uid, "supergroup", title="Group")
+    _add_chats(harness, STRANGERS)
     harness.provider.script(Text("Hello."))
     harness.say("hi", chat_id=ALLOWED)
     await harness.answer(ALLOWED)
@@ -100,10 +111,7 @@ async def test_fuzzed_updates_never_crash_nor_reach_the_model_for_strangers(
     updates = await asyncio.to_thread(_updates, COUNT, bot_messages)
     for payload in updates:
         harness.telegram.push_update(scrub(payload, {ALLOWED, ADMIN}, STRANGERS[0]))
-    sentinel = harness.telegram.user_message(STRANGERS[1], "still there?")
-    last_id = harness.telegram.updates[-1]["update_id"] if harness.telegram.updates else 0
-    assert sentinel
-    await _drained(harness, last_id, timeout=60)
+    await _flooded(harness)
 
     runtime = harness.runtime
     assert runtime is not None and runtime.dispatcher is not None
@@ -114,5 +122,32 @@ async def test_fuzzed_updates_never_crash_nor_reach_the_model_for_strangers(
     harness.say("and now?", chat_id=ALLOWED)
     texts = await harness.answer(ALLOWED, count=2, turns=2, timeout=15)
     assert texts[-1] == "Still here."
+    assert _crashes(harness) == []
+    assert time.monotonic() - started < 90
+
+
+async def test_fuzzed_updates_from_allowed_users_never_crash(harness: Harness) -> None:
+    if "postgresql" in harness.database_url:
+        pytest.skip("the fuzz runs on SQLite only")
+    started = time.monotonic()
+    await harness.restart(allowed_user_ids=str(ALLOWED), admin_user_ids=str(ADMIN))
+    _add_chats(harness, [ALLOWED, ADMIN])
+    harness.provider.set_default(lambda body: [Text("ok")])
+    harness.say("hi", chat_id=ALLOWED)
+    await harness.answer(ALLOWED)
+    bot_messages = [
+        {**m.raw, "reply_markup": m.reply_markup} for m in harness.telegram.bot_messages(ALLOWED)
+    ]
+    count = int(os.environ.get("FUZZ_ALLOWED_UPDATES", "200"))
+    updates = await asyncio.to_thread(_updates, count, bot_messages, [ALLOWED, ADMIN])
+    for payload in updates:
+        harness.telegram.push_update(payload)
+    await _flooded(harness)
+    assert _crashes(harness) == []
+    harness.provider.script(Text("Still here."))
+    harness.say("and now?", chat_id=ALLOWED)
+    await harness.telegram.wait_for(
+        lambda: harness.telegram.last_text(ALLOWED) == "Still here.", timeout=15
+    )
     assert _crashes(harness) == []
     assert time.monotonic() - started < 90
