@@ -40,6 +40,9 @@ def _readable(update: Update) -> bool:
     message = update.effective_message
     if message is not None and not isinstance(message.chat, Chat):
         return False
+    query = update.callback_query
+    if query is not None and not (isinstance(query.id, str) and query.id):
+        return False  # it could not even be answered
     user, chat = update.effective_user, update.effective_chat
     ids = [user.id if user else 0, chat.id if chat else 0]
     if message is not None:

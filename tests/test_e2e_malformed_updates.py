@@ -84,3 +84,13 @@ async def test_entities_and_texts_of_the_wrong_type_are_dropped(harness: Harness
     entities = [{**command, "length": 6}]
     harness.telegram.push_update({"message": _message(text=12345, entities=entities)})
     await _still_answers(harness)
+
+
+async def test_a_button_press_without_its_id_is_dropped(harness: Harness) -> None:
+    # Answering it would call answerCallbackQuery without callback_query_id (a spec violation).
+    sender = {"id": USER, "is_bot": False, "first_name": "Alice"}
+    for query_id in (None, "", [], {}):
+        query = {"id": query_id, "chat_instance": "c", "data": "x", "from": sender}
+        harness.telegram.push_update({"callback_query": query})
+    await _still_answers(harness)
+    assert harness.telegram.spec_violations == []
