@@ -121,7 +121,9 @@ def _user(uid: int) -> JSON:
 def realistic_update(draw: st.DrawFn, stranger_ids: list[int], bot_messages: list[JSON]) -> JSON:
     """An update shaped like what Telegram sends: texts, commands, media, buttons, edits."""
     uid = draw(st.sampled_from(stranger_ids))
-    chat_kind = draw(st.sampled_from(["private", "group", "supergroup", "channel"]))
+    chat_kind = draw(
+        st.sampled_from(["private", "private", "private", "group", "supergroup", "channel"])
+    )
     chat: JSON = {"id": uid if chat_kind == "private" else -(10**12) - uid, "type": chat_kind}
     if chat_kind != "private":
         chat["title"] = "Group"
@@ -139,7 +141,11 @@ def realistic_update(draw: st.DrawFn, stranger_ids: list[int], bot_messages: lis
         message["from"] = _user(uid)
     else:
         message["sender_chat"] = {"id": chat["id"], "type": chat_kind, "title": "Chan"}
-    content = draw(st.sampled_from(["text", "photo", "voice", "document", "caption", "sticker"]))
+    content = draw(
+        st.sampled_from(
+            ["text", "text", "text", "photo", "voice", "document", "caption", "sticker"]
+        )
+    )
     if content == "text":
         message["text"] = text
         if text.startswith("/"):
