@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 
-from telegram import Message
+from telegram import Message, User
 from telegram.constants import ChatType
 
 from bot.chat_settings import ACCESS_NOTICE_SENT
@@ -58,10 +58,10 @@ def is_admin(user_id: int | None, admins: IdSet) -> bool:
     return user_id is not None and admins != EVERYONE and _contains(admins, user_id)
 
 
-def access_of(services: Services, message: Message) -> Access:
-    """The access decision for the sender of `message` in its chat."""
+def access_of(services: Services, message: Message, by: User | None = None) -> Access:
+    """The access decision for the sender of `message` (or `by`, who pressed) in its chat."""
     settings = services.settings
-    user = message.from_user
+    user = by if by is not None else message.from_user
     return check_access(
         user_id=user.id if user else None,
         chat_id=message.chat.id,

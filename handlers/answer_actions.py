@@ -8,7 +8,7 @@ from telegram import CallbackQuery, Message, Update, User
 
 from bot.chat_settings import LAST_ANSWER, AnswerRecord
 from bot.i18n import translate
-from handlers.access import admitted, is_admin
+from handlers.access import Access, access_of, admitted, is_admin
 from handlers.addressing import chat_key, is_group, language_of
 from handlers.answer_controls import CONTINUE, REGENERATE, STOP
 from handlers.context import BotContext, Services
@@ -97,7 +97,9 @@ async def _press_again(
     if services.running.get(key) is not None or services.queue.busy(key):
         await _toast(query, translate(language, "toast_busy"))
         return
-    if not await may_control(services, message, query.from_user, record.asker_id):
+    if access_of(services, message, query.from_user) is not Access.ALLOWED or not (
+        await may_control(services, message, query.from_user, record.asker_id)
+    ):
         await _toast(query, translate(language, "toast_not_yours"))
         return
     await _toast(query)

@@ -32,6 +32,6 @@ class CallbackSigner:
         if not data or len(data) > MAX_CALLBACK_BYTES or "|" not in data:
             return None
         payload, _, signature = data.rpartition("|")
-        if hmac.compare_digest(signature, self._signature(payload)):
+        if hmac.compare_digest(signature.encode(), self._signature(payload).encode()):
             return payload
         return None

@@ -18,13 +18,14 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Chat, Message, Update
 
 from handlers.context import BotApp
 from storage import ChatKey, Store
 from storage.models import InboxBatch, InboxItem
 
 log = logging.getLogger(__name__)
+_MAX_ID = 2**62
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,38 @@ class DispatchConfig:
     lease_seconds: float = 30.0
     max_conversations: int = 256  # conversations worked on at once by this replica
     idle_poll: float = 1.0  # how often to look for work nobody announced (expired leases)
+
+
+def _readable(update: Update) -> bool:
+    """Whether the fields handlers rely on are there (PTB does not check required fields)."""
+    message = update.effective_message
+    if message is not None and not isinstance(message.chat, Chat):
+        return False
+    query = update.callback_query
+    if query is not None and not (isinstance(query.id, str) and query.id):
+        return False  # it could not even be answered
+    user, chat = update.effective_user, update.effective_chat
+    ids = [user.id if user else 0, chat.id if chat else 0]
+    if message is not None:
+        ids += [message.message_id, message.message_thread_id or 0]
+        if not all(_well_typed(m) for m in (message, message.reply_to_message) if m):
+            return False
+    return all(_fits(value) for value in ids)
+
+
+def _well_typed(message: Message) -> bool:
+    """Texts are strings and entity offsets and lengths integers (PTB slices with them)."""
+    if any(
+        text is not None and not isinstance(text, str) for text in (message.text, message.caption)
+    ):
+        return False
+    entities = (*message.entities, *message.caption_entities)
+    return all(_fits(entity.offset) and _fits(entity.length) for entity in entities)
+
+
+def _fits(value: object) -> bool:
+    """An integer id the store can hold (Telegram's ids have at most 52 bits)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < _MAX_ID
 
 
 class _Conversation:
@@ -153,6 +186,8 @@ class Dispatcher:
         try:
             update = Update.de_json(json.loads(payload), self._app.bot)
         except Exception:
+            update = None
+        if update is None or not _readable(update):
             log.warning("dropping an update that cannot be read")
             return
         await self._app.process_update(update)
