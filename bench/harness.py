@@ -31,6 +31,7 @@ from typing import IO, Any
 import psutil
 from aiohttp import web
 
+from bot.settings import Settings
 from tests.fakes.openai import FakeOpenAI, Recorded, last_user_text
 from tests.fakes.openmeteo import FakeOpenMeteo
 from tests.fakes.telegram import FakeTelegram
@@ -94,6 +95,8 @@ BOT_SETTINGS = [
     "TAVILY_API_KEY",
     "SEARCH_MAX_RESULTS",
     "LOG_LEVEL",
+    "STREAM_MODE",
+    "SHUTDOWN_GRACE",
 ]
 
 _CHAT_TAG = re.compile(r"\[chat (\d+)\]")
@@ -174,9 +177,10 @@ def say(text: str) -> None:
 class BotProcess:
     """`python -m bot` in its own directory, output to `bot.log` there."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], python: str = sys.executable) -> None:
         self.workdir = workdir
         self.env = env
+        self.python = python
         self.log_path = workdir / "bot.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -185,7 +189,7 @@ class BotProcess:
         """Start the process."""
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot"],
+            [self.python, "-m", "bot"],
             cwd=self.workdir,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -455,10 +459,11 @@ class TimedOpenMeteo(FakeOpenMeteo):
             self.handled.append(("forecast", dict(request.query), start, time.monotonic()))
 
 
-def bot_env(settings: dict[str, str]) -> dict[str, str]:
+def bot_env(settings: dict[str, str], root: Path = ROOT) -> dict[str, str]:
     """The bot's environment: ours without any bot setting, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if k.upper() not in BOT_SETTINGS}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    dropped = set(BOT_SETTINGS) | {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in dropped}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
     return env
@@ -610,13 +615,27 @@ class BotRun:
         return counts
 
 
+def bot_source(settings: dict[str, str], root: str) -> tuple[dict[str, str], str]:
+    """The environment and interpreter for the bot: this tree, or `root` (and its .venv)."""
+    if not root:
+        return bot_env(settings), sys.executable
+    tree = Path(root).resolve()
+    venv_python = tree / ".venv" / "bin" / "python"
+    python = str(venv_python) if venv_python.exists() else sys.executable
+    return bot_env(settings, tree), python
+
+
 @contextlib.asynccontextmanager
 async def bot_run(
     settings: dict[str, str] | None = None,
     meteo: TimedOpenMeteo | None = None,
     keep: bool = False,
+    root: str = "",
 ) -> AsyncIterator[BotRun]:
-    """Fakes + a fresh bot process in a fresh directory; everything is stopped on exit."""
+    """Fakes + a fresh bot process in a fresh directory; everything is stopped on exit.
+
+    `root`: run the bot from another source tree (with its own `.venv` if it has one).
+    """
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     telegram = FakeTelegram(TOKEN)  # real defaults: private 1/s burst 3, 30/s, 20/min groups
     provider = FakeOpenAI(api_key=API_KEY, models=(MODEL,))
@@ -644,7 +663,7 @@ async def bot_run(
             env["WEATHER_API_URL"] = meteo.weather_url
             env["GEOCODING_API_URL"] = meteo.geocoding_url
         env.update(settings or {})
-        bot = BotProcess(workdir, bot_env(env))
+        bot = BotProcess(workdir, *bot_source(env, root))
         bot.start()
         run = BotRun(telegram, provider, bot, workdir, meteo)
         await run.wait_polling()
