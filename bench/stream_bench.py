@@ -106,6 +106,7 @@ async def measure(
     keep: bool,
     mode: str = "edit",
     source: Source | None = None,
+    profile: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Run one N with a fresh bot; returns its table row and notes."""
     source = source or Source()
@@ -117,7 +118,7 @@ async def measure(
 
     chats = chat_ids(count)
     begun = time.monotonic()
-    async with bot_run({"STREAM_MODE": mode}, keep=keep, root=source.root) as run:
+    async with bot_run({"STREAM_MODE": mode}, keep=keep, root=source.root, profile=profile) as run:
         run.provider.set_default(respond)
         say(f"N={count}: bot polling after {time.monotonic() - begun:.1f} s; sending")
         sampler = ResourceSampler(run.bot.pid)
@@ -184,10 +185,14 @@ async def measure(
         f"  provider's last chunk -> complete text: {spread(end_to_done)} s",
         f"  bot CPU per streamed chunk: {fmt(sampler.cpu_seconds / (count * tokens) * 1e6)} us "
         f"({fmt(sampler.cpu_seconds, 1)} s for {count * tokens} chunks); "
-        f"RSS samples taken: {sampler.samples}",
+        f"RSS samples taken: {sampler.samples}; of the CPU, threads other than the main one "
+        f"(aiosqlite, executors): {fmt(sampler.other_threads_seconds / count * 1000, 1)} "
+        "ms per reply",
         f"  buttons: message calls carrying an inline keyboard per reply {fmt(mean(marked), 1)}; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]
+    if run.profile:
+        notes += ["  bot profile (cProfile, the whole process life):", *run.profile]
     per_chat = [n for n in (len(r) for r in requests.values()) if n != 1]
     if per_chat:
         notes.append(f"  {len(per_chat)} chats sent more than one provider request")
@@ -219,7 +224,9 @@ async def run_one(
     args: argparse.Namespace, source: Source, count: int, timeout: float
 ) -> tuple[list[str], list[str]]:
     """One N of one source, with the command line's options."""
-    return await measure(count, args.tokens, args.delay, timeout, args.keep, args.mode, source)
+    return await measure(
+        count, args.tokens, args.delay, timeout, args.keep, args.mode, source, args.profile
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -258,6 +265,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (bot.log)")
     parser.add_argument(
         "--mode", choices=("edit", "draft"), default="edit", help="the bot's STREAM_MODE"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="run the bot under cProfile, print its top costs"
     )
     parser.add_argument(
         "--baseline",
