@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import io
 import math
 import os
+import pstats
 import re
 import shutil
 import signal
@@ -31,6 +33,7 @@ from typing import IO, Any
 import psutil
 from aiohttp import web
 
+from bot.settings import Settings
 from tests.fakes.openai import FakeOpenAI, Recorded, last_user_text
 from tests.fakes.openmeteo import FakeOpenMeteo
 from tests.fakes.telegram import FakeTelegram
@@ -94,12 +97,16 @@ BOT_SETTINGS = [
     "TAVILY_API_KEY",
     "SEARCH_MAX_RESULTS",
     "LOG_LEVEL",
+    "STREAM_MODE",
+    "SHUTDOWN_GRACE",
 ]
 
 _CHAT_TAG = re.compile(r"\[chat (\d+)\]")
 _LOG_LINE = re.compile(r"^\S+ \S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+): (.*)$")
 _DIGITS = re.compile(r"\d+")
 _TURN_LINE = re.compile(r"\bturn chat=(-?\d+) .*?\bstatus=(\w+)")
+
+_SITE = re.compile(r"/\S*?/(?:site-packages|python3\.\d+)/")
 
 _LIVE: set[BotProcess] = set()
 
@@ -174,9 +181,18 @@ def say(text: str) -> None:
 class BotProcess:
     """`python -m bot` in its own directory, output to `bot.log` there."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        python: str = sys.executable,
+        *,
+        profile: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.env = env
+        self.python = python
+        self.profile_path = workdir / "bot.prof" if profile else None
         self.log_path = workdir / "bot.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -185,7 +201,7 @@ class BotProcess:
         """Start the process."""
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot"],
+            self._command(),
             cwd=self.workdir,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -194,6 +210,11 @@ class BotProcess:
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         _LIVE.add(self)
+
+    def _command(self) -> list[str]:
+        if self.profile_path is None:
+            return [self.python, "-m", "bot"]
+        return [self.python, "-m", "cProfile", "-o", str(self.profile_path), "-m", "bot"]
 
     @property
     def pid(self) -> int:
@@ -285,10 +306,17 @@ class ResourceSampler:
         self.samples = 0
         self.cpu_start = math.nan
         self.cpu_end = math.nan
+        self._threads_start: dict[int, float] = {}
+        self._threads_end: dict[int, float] = {}
 
     def _cpu(self) -> float:
         times = self._proc.cpu_times()
         return float(times.user + times.system)
+
+    def _threads(self) -> dict[int, float]:
+        with contextlib.suppress(psutil.Error):
+            return {t.id: t.user_time + t.system_time for t in self._proc.threads()}
+        return {}
 
     def _sample(self) -> None:
         with contextlib.suppress(psutil.Error):
@@ -303,6 +331,7 @@ class ResourceSampler:
         """Start the window."""
         with contextlib.suppress(psutil.Error):
             self.cpu_start = self._cpu()
+        self._threads_start = self._threads()
         self._sample()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self._thread.start()
@@ -315,6 +344,17 @@ class ResourceSampler:
         self._sample()
         with contextlib.suppress(psutil.Error):
             self.cpu_end = self._cpu()
+        self._threads_end = self._threads()
+
+    @property
+    def other_threads_seconds(self) -> float:
+        """CPU seconds of the window spent outside the main thread (aiosqlite, executors)."""
+        main = self._proc.pid
+        return sum(
+            cpu - self._threads_start.get(tid, 0.0)
+            for tid, cpu in self._threads_end.items()
+            if tid != main
+        )
 
     @property
     def cpu_seconds(self) -> float:
@@ -455,10 +495,11 @@ class TimedOpenMeteo(FakeOpenMeteo):
             self.handled.append(("forecast", dict(request.query), start, time.monotonic()))
 
 
-def bot_env(settings: dict[str, str]) -> dict[str, str]:
+def bot_env(settings: dict[str, str], root: Path = ROOT) -> dict[str, str]:
     """The bot's environment: ours without any bot setting, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if k.upper() not in BOT_SETTINGS}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    dropped = set(BOT_SETTINGS) | {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in dropped}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
     return env
@@ -491,6 +532,7 @@ class BotRun:
     workdir: Path
     meteo: TimedOpenMeteo | None = None
     log_text: str = ""  # the whole log, filled in when the run ends
+    profile: list[str] = field(default_factory=list)  # top functions, with profile=True
 
     async def wait_polling(self, timeout: float = STARTUP_TIMEOUT) -> None:
         """Wait until the bot long-polls (a getUpdates call reached the fake)."""
@@ -610,13 +652,41 @@ class BotRun:
         return counts
 
 
+def profile_top(path: Path | None, limit: int = 25) -> list[str]:
+    """The functions with the most own time (and cumulative time) in a cProfile dump."""
+    if path is None or not path.exists():
+        return []
+    out = io.StringIO()
+    stats = pstats.Stats(str(path), stream=out)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+    text = _SITE.sub("", out.getvalue())
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def bot_source(settings: dict[str, str], root: str) -> tuple[dict[str, str], str]:
+    """The environment and interpreter for the bot: this tree, or `root` (and its .venv)."""
+    if not root:
+        return bot_env(settings), sys.executable
+    tree = Path(root).resolve()
+    venv_python = tree / ".venv" / "bin" / "python"
+    python = str(venv_python) if venv_python.exists() else sys.executable
+    return bot_env(settings, tree), python
+
+
 @contextlib.asynccontextmanager
 async def bot_run(
     settings: dict[str, str] | None = None,
     meteo: TimedOpenMeteo | None = None,
     keep: bool = False,
+    root: str = "",
+    profile: bool = False,
 ) -> AsyncIterator[BotRun]:
-    """Fakes + a fresh bot process in a fresh directory; everything is stopped on exit."""
+    """Fakes + a fresh bot process in a fresh directory; everything is stopped on exit.
+
+    `root`: run the bot from another source tree (with its own `.venv` if it has one).
+    `profile`: run it under cProfile; `BotRun.profile` holds the top functions afterwards.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     telegram = FakeTelegram(TOKEN)  # real defaults: private 1/s burst 3, 30/s, 20/min groups
     provider = FakeOpenAI(api_key=API_KEY, models=(MODEL,))
@@ -644,7 +714,7 @@ async def bot_run(
             env["WEATHER_API_URL"] = meteo.weather_url
             env["GEOCODING_API_URL"] = meteo.geocoding_url
         env.update(settings or {})
-        bot = BotProcess(workdir, bot_env(env))
+        bot = BotProcess(workdir, *bot_source(env, root), profile=profile)
         bot.start()
         run = BotRun(telegram, provider, bot, workdir, meteo)
         await run.wait_polling()
@@ -658,6 +728,7 @@ async def bot_run(
                 bot.kill()
                 if run is not None:
                     run.log_text = bot.log_path.read_text(encoding="utf-8", errors="replace")
+                    run.profile = profile_top(bot.profile_path)
             for fake in reversed(started):
                 with contextlib.suppress(Exception):
                     await fake.stop()

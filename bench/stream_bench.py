@@ -1,6 +1,7 @@
 """Streaming under load: N users ask at the same moment, each answer streams ~300 tokens.
 
     python -m bench.stream_bench [--chats 1 100 500] [--tokens 300] [--delay 0.01]
+    python -m bench.stream_bench --chats 1 100 --baseline /work/wt-before   # before/after
 
 One row per N, each with a fresh bot process; bench/README.md says what each figure means.
 Prints figures only, asserts nothing.
@@ -9,12 +10,18 @@ Prints figures only, asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
+import math
+import os
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.harness import (
+    MESSAGE_METHODS,
     REPLY_METHODS,
+    BotRun,
     ResourceSampler,
     bot_run,
     chat_ids,
@@ -36,8 +43,10 @@ STORY = (
     "and every chat waits for its answer to grow steadily until the reply is done"
 )
 WORDS = STORY.split()
+MARKUP_METHODS = MESSAGE_METHODS | {"editMessageReplyMarkup"}
 
 HEADERS = (
+    "code",
     "N",
     "complete",
     "wall s",
@@ -50,6 +59,7 @@ HEADERS = (
     "max",
     "429s",
     "bot CPU s",
+    "CPU ms/reply",
     "peak RSS MB",
 )
 
@@ -67,10 +77,39 @@ def answer_parts(tokens: int) -> list[str]:
     return parts
 
 
+@dataclass
+class Source:
+    """Where the bot's code comes from ('' = this tree), its label, and per-N message calls."""
+
+    root: str = ""
+    label: str = "here"
+    msg_calls: dict[int, float] = field(default_factory=dict)  # N -> mean msg calls per reply
+    marked: dict[int, float] = field(default_factory=dict)  # N -> mean calls with buttons
+
+
+def markup_calls(run: BotRun, chats: list[int]) -> list[int]:
+    """Per chat, message calls that carried an inline keyboard (reply_markup)."""
+    wanted = set(chats)
+    counts = dict.fromkeys(chats, 0)
+    for call in run.telegram.calls:
+        params = call.params if isinstance(call.params, dict) else {}
+        if call.chat_id in wanted and call.method in MARKUP_METHODS and params.get("reply_markup"):
+            counts[call.chat_id] += 1
+    return [counts[c] for c in chats]
+
+
 async def measure(
-    count: int, tokens: int, delay: float, timeout: float, keep: bool, mode: str = "edit"
+    count: int,
+    tokens: int,
+    delay: float,
+    timeout: float,
+    keep: bool,
+    mode: str = "edit",
+    source: Source | None = None,
+    profile: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Run one N with a fresh bot; returns its table row and notes."""
+    source = source or Source()
     parts = answer_parts(tokens)
     expected = "".join(parts).strip()
 
@@ -79,7 +118,7 @@ async def measure(
 
     chats = chat_ids(count)
     begun = time.monotonic()
-    async with bot_run({"STREAM_MODE": mode}, keep=keep) as run:
+    async with bot_run({"STREAM_MODE": mode}, keep=keep, root=source.root, profile=profile) as run:
         run.provider.set_default(respond)
         say(f"N={count}: bot polling after {time.monotonic() - begun:.1f} s; sending")
         sampler = ResourceSampler(run.bot.pid)
@@ -116,6 +155,9 @@ async def measure(
             end_to_done.append(replies.done[chat] - first.last_chunk_at)
     all_calls = [sum(counts[c][m] for m in REPLY_METHODS) for c in chats]
     msg_calls = [counts[c]["sendMessage"] + counts[c]["editMessageText"] for c in chats]
+    marked = markup_calls(run, chats)
+    source.msg_calls[count] = mean(msg_calls)
+    source.marked[count] = mean(marked)
     row = [
         str(count),
         f"{len(replies.done)}/{count}",
@@ -129,9 +171,10 @@ async def measure(
         str(max(msg_calls, default=0)),
         str(len(run.telegram.rate_limited)),
         fmt(sampler.cpu_seconds, 2),
+        fmt(sampler.cpu_seconds / count * 1000, 1),
         fmt(sampler.peak_rss_mb, 1),
     ]
-    notes = run_notes(f"N={count}", run, replies)
+    notes = run_notes(f"{source.label} N={count}", run, replies)
     target = fmt(1 / delay if delay else None)
     notes += [
         f"  provider requests: {len(started)}/{count} chats, arrived {spread(started, 1000, 0)} ms "
@@ -142,8 +185,14 @@ async def measure(
         f"  provider's last chunk -> complete text: {spread(end_to_done)} s",
         f"  bot CPU per streamed chunk: {fmt(sampler.cpu_seconds / (count * tokens) * 1e6)} us "
         f"({fmt(sampler.cpu_seconds, 1)} s for {count * tokens} chunks); "
-        f"RSS samples taken: {sampler.samples}",
+        f"RSS samples taken: {sampler.samples}; of the CPU, threads other than the main one "
+        f"(aiosqlite, executors): {fmt(sampler.other_threads_seconds / count * 1000, 1)} "
+        "ms per reply",
+        f"  buttons: message calls carrying an inline keyboard per reply {fmt(mean(marked), 1)}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]
+    if run.profile:
+        notes += ["  bot profile (cProfile, the whole process life):", *run.profile]
     per_chat = [n for n in (len(r) for r in requests.values()) if n != 1]
     if per_chat:
         notes.append(f"  {len(per_chat)} chats sent more than one provider request")
@@ -158,16 +207,46 @@ async def measure(
     return row, notes
 
 
-async def main(args: argparse.Namespace) -> None:
-    """Run every N in turn, then print the table and the notes."""
-    rows, notes = await run_all(
-        args.chats,
-        HEADERS,
-        lambda count, timeout: measure(
-            count, args.tokens, args.delay, timeout, args.keep, args.mode
-        ),
-        lambda count: args.timeout or 120 + count * 0.5 + args.tokens * args.delay * 3,
+def compare(here: Source, base: Source) -> list[str]:
+    """Issue 10's check: message calls per reply with buttons (here) and without (baseline)."""
+    out = [f"calls per reply, {here.label} vs {base.label} ({base.root}):"]
+    for count, calls in here.msg_calls.items():
+        before = base.msg_calls.get(count, math.nan)
+        out.append(
+            f"  N={count}: sendMessage+editMessageText per reply {fmt(calls, 2)} here "
+            f"({fmt(here.marked[count], 1)} of them with buttons) vs {fmt(before, 2)} "
+            f"baseline ({fmt(base.marked.get(count, math.nan), 1)} with buttons)"
+        )
+    return out
+
+
+async def run_one(
+    args: argparse.Namespace, source: Source, count: int, timeout: float
+) -> tuple[list[str], list[str]]:
+    """One N of one source, with the command line's options."""
+    return await measure(
+        count, args.tokens, args.delay, timeout, args.keep, args.mode, source, args.profile
     )
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run every N in turn (and with --baseline the other tree too), then print everything."""
+    sources = [Source()]
+    if args.baseline:
+        sources.append(Source(root=args.baseline, label="base"))
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for source in sources:
+        more_rows, more_notes = await run_all(
+            args.chats,
+            HEADERS[1:],
+            functools.partial(run_one, args, source),
+            lambda count: args.timeout or 120 + count * 0.5 + args.tokens * args.delay * 3,
+        )
+        rows += [[source.label, *r] for r in more_rows]
+        notes += more_notes
+    if args.baseline:
+        notes += compare(sources[0], sources[1])
     rate = f"~{1 / args.delay:.0f} tokens/s" if args.delay else "no delay"
     title = (
         f"stream_bench: {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart "
@@ -186,6 +265,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (bot.log)")
     parser.add_argument(
         "--mode", choices=("edit", "draft"), default="edit", help="the bot's STREAM_MODE"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="run the bot under cProfile, print its top costs"
+    )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="also run the bot from this source tree (e.g. a worktree of an older commit, "
+        "with its own .venv) and compare calls per reply",
     )
     return parser.parse_args(argv)
 

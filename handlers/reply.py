@@ -317,6 +317,8 @@ class LiveReply:
             await self._pacer.acquire(
                 self._target.chat_id, self._target.is_group, urgent, counted=not draft
             )
+            # The answer may have ended during the wait: then this edit is the final one.
+            final = final or (self._final and not draft)
             change = self._next_change(final)
             if change is None:
                 return

@@ -182,3 +182,14 @@ async def test_buttons_cost_no_extra_calls_while_streaming(harness: Harness) -> 
     streaming = calls[:-1]
     assert all("reply_markup" in c.params for c in streaming), "Stop rides on every edit"
     assert "Regenerate" in str(calls[-1].params["reply_markup"])
+
+
+async def test_the_final_text_and_regenerate_go_out_in_one_call(harness: Harness) -> None:
+    # The stream ends while the reply waits for its next edit slot: that edit is the final one.
+    harness.provider.script(Texts([f"t{i} " for i in range(60)], delay=0.01))
+    harness.say("go")
+    await harness.answer()
+    calls = [c for c in harness.telegram.calls if c.method in ("sendMessage", "editMessageText")]
+    texts = [c.params.get("text") for c in calls]
+    assert len(texts) == len(set(texts)), f"an edit only swapped the buttons: {texts[-2:]}"
+    assert "Regenerate" in str(calls[-1].params["reply_markup"])
