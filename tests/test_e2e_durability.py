@@ -229,3 +229,26 @@ async def test_two_replicas_keep_each_conversations_order(
         finally:
             for runtime in runtimes:
                 await runtime.stop(grace=1)
+
+
+async def test_a_telegram_outage_loses_nothing(harness: Harness) -> None:
+    harness.provider.set_default(lambda body: [Text("got " + body["messages"][-1]["content"])])
+    harness.say("before")
+    assert await harness.answer() == ["got before"]
+    harness.telegram.fail_next("getUpdates", 502, "Bad Gateway", times=2)
+    harness.telegram.hang_next("getUpdates", 2.0)
+    failed = lambda: [c for c in harness.telegram.calls_for("getUpdates") if c.error]  # noqa: E731
+    await harness.telegram.wait_for(failed, timeout=10)
+    for text in ("during one", "during two"):
+        harness.telegram.user_message(USER + 1, text)
+    await harness.telegram.wait_for(
+        lambda: len(harness.telegram.bot_messages(USER + 1)) >= 1, timeout=30
+    )
+    await harness.telegram.wait_idle(USER + 1, quiet=1.0, timeout=20)
+    answered = [m.text for m in harness.telegram.bot_messages(USER + 1)]
+    assert answered and answered[-1] == "got during two"
+    asked = [r["messages"][-1]["content"] for r in harness.provider.chat_requests()]
+    assert asked.count("during two") == 1, "answered once"
+    stored = [m.content for m in await harness.stored(USER + 1) if m.role == "user"]
+    assert stored == ["during one", "during two"], "nothing lost"
+    assert len(failed()) >= 2, "the outage really happened"
