@@ -157,9 +157,13 @@ class NginxBalancer:
 
     async def start(self) -> None:
         """Write the config and start nginx in the foreground (as our child)."""
+        self.proc = self._spawn()
+        await wait_port(self.port, 10, lambda: self.proc is not None and self.proc.poll() is None)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         conf = self.workdir / "nginx.conf"
         conf.write_text(self._config())
-        self.proc = subprocess.Popen(
+        return subprocess.Popen(
             [
                 "nginx",
                 "-p",
@@ -175,7 +179,6 @@ class NginxBalancer:
             stdout=subprocess.DEVNULL,
             stderr=(self.workdir / "nginx.out").open("wb"),
         )
-        await wait_port(self.port, 10, lambda: self.proc is not None and self.proc.poll() is None)
 
     async def stop(self) -> None:
         """Stop nginx (SIGQUIT, then SIGKILL)."""
