@@ -406,6 +406,20 @@ def describe(
     last = max(out.done.values()) if out.done else float("nan")
     takeover = ""
     if out.killed_at is not None:
+        killed_at = out.killed_at
+        open_at_kill = {
+            chat
+            for record in provider.requests
+            if record.path == CHAT_PATH
+            and record.time < killed_at
+            and (chat := chat_of(record.json)) is not None
+            and out.done.get(chat, killed_at + 1) > killed_at
+        }
+        out.notes.append(
+            f"  at the kill: {len(out.done) - len([t for t in out.done.values() if t > killed_at])}"
+            f" replies complete; {len(open_at_kill)} chats had a provider request started "
+            "but no complete reply (turns in flight on any replica)"
+        )
         after = [t for t in out.done.values() if t > out.killed_at]
         takeover = fmt(max(after) - out.killed_at, 1) if after else "-"
     text = "\n".join(b.log_path.read_text(errors="replace") for b in bots if b.log_path.exists())
@@ -512,7 +526,8 @@ async def main(args: argparse.Namespace) -> None:
     base = postgres_dsn()
     rows: list[list[str]] = []
     notes: list[str] = []
-    for replicas, kill in ((1, False), (3, False), (3, True)):
+    for name in args.runs:
+        replicas, kill = int(name.rstrip("k")), name.endswith("k")
         try:
             out = await measure(args, base, replicas, kill)
             rows.append(out.notes[0].split("\t"))
@@ -540,6 +555,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=0.02, help="seconds between chunks")
     parser.add_argument("--lease", type=float, default=5.0, help="the replicas' INBOX_LEASE")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per run's replies")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["1", "3", "3k"],
+        help="replica counts to run; a trailing k SIGKILLs one replica halfway",
+    )
     parser.add_argument("--proxy", action="store_true", help="the aiohttp proxy even with nginx")
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
     return parser.parse_args(argv)
