@@ -537,8 +537,8 @@ async def main(args: argparse.Namespace) -> None:
             notes.append(f"{replicas} replicas: failed: {type(exc).__name__}: {exc}")
         say(table(HEADERS, rows[-1:]))
     print(
-        f"replicas: {args.chats} private chats, one message each, POSTed at once to the "
-        f"balancer; {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart; "
+        f"replicas: {args.chats} private chats, one message each, POSTed to the balancer "
+        f"40 at a time; {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart; "
         f"PostgreSQL; INBOX_LEASE={args.lease:g}; fake Telegram with its default flood limits"
     )
     print()
