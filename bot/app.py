@@ -290,6 +290,11 @@ class BotRuntime:
             await self.app.stop()
         await stop_services(self.app)
         await self.app.shutdown()
+        # A start that never reached Telegram leaves the bot uninitialised, and its
+        # shutdown then skips the request sessions: close them here.
+        for request in getattr(self.app.bot, "_request", ()):
+            with contextlib.suppress(Exception):
+                await request.shutdown()
 
 
 async def _start_when_reachable(runtime: BotRuntime) -> None:
@@ -299,13 +304,25 @@ async def _start_when_reachable(runtime: BotRuntime) -> None:
         try:
             await runtime.start()
             return
-        except NetworkError as exc:  # TimedOut included
+        except NetworkError as exc:  # TimedOut included; the same sessions are reused
             log.error("cannot reach Telegram (%s); trying again in %.0f s", exc, wait)
-            with contextlib.suppress(Exception):
-                await runtime.app.shutdown()
-            runtime.app = build_application(runtime.settings)
             await asyncio.sleep(wait)
             wait = min(wait * 2, 30.0)
+
+
+async def _until_started_or_stopped(runtime: BotRuntime, stopping: asyncio.Event) -> bool:
+    """Start (retrying) unless a signal comes first; whether the bot is running."""
+    starting = asyncio.create_task(_start_when_reachable(runtime))
+    stopped = asyncio.create_task(stopping.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return False
+    starting.result()  # a refused token raises here
+    return True
 
 
 async def serve(settings: Settings) -> int:
@@ -316,9 +333,12 @@ async def serve(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
-        await _start_when_reachable(runtime)
+        if not await _until_started_or_stopped(runtime, stopping):
+            await runtime.stop(grace=0)
+            return 0
     except (InvalidToken, TokenRefusedError):
         log.error("Telegram refused TELEGRAM_BOT_TOKEN: get a valid token from @BotFather")
+        await runtime.stop(grace=0)
         return 1
     code = 0
     polling = runtime.intake.polling if runtime.intake is not None else None
