@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from storage.models import MessageRecord
-from storage.rows import MESSAGE_COLUMNS
 
 REF_TYPE = "image_ref"
 EXPIRED_TEXT = "[image expired]"
@@ -21,15 +20,8 @@ SECONDS_PER_DAY = 86_400.0
 
 # `?` placeholders (SQLite); the PostgreSQL store renumbers them.
 INSERT_MEDIA = "INSERT INTO media (conversation_id, created_at, kind, data) VALUES (?, ?, ?, ?)"
-# The newest rows whose tokens fit the budget (the newest always), chosen from ids and token
-# counts alone (the messages_window index), then only those rows read: one round trip.
-WINDOW = (
-    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND id IN ("
-    "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n, "
-    "SUM(tokens) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS running FROM "
-    "(SELECT id, tokens FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) AS k"
-    ") AS w WHERE n = 1 OR running <= CAST(? AS BIGINT)) ORDER BY id"
-)
+WINDOW_ROWS = "conversation_id = ? AND id >= ? AND id <= ? ORDER BY id"
+WINDOW_KEYS = "SELECT id, tokens FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?"
 PRUNE_MEDIA = "DELETE FROM media WHERE created_at < ?"
 DELETE_LATER_MEDIA = (
     "DELETE FROM media WHERE conversation_id = ? AND message_id IN "
@@ -94,6 +86,19 @@ def _restored(part: Any, found: dict[int, str]) -> Any:
     extra = {k: v for k, v in part.items() if k not in ("type", "media_id", "image_url")}
     image = {"url": url, **copy.deepcopy(part.get("image_url") or {})}
     return {"type": "image_url", "image_url": image, **extra}
+
+
+def window_ids(rows_newest_first: Iterable[Any], token_budget: int) -> list[int]:
+    """The ids of the newest rows (id, tokens) whose tokens fit the budget (the newest always)."""
+    picked: list[int] = []
+    used = 0
+    for row in rows_newest_first:
+        tokens = int(row["tokens"])
+        if picked and used + tokens > token_budget:
+            break
+        picked.append(int(row["id"]))
+        used += tokens
+    return picked
 
 
 def select_media(count: int) -> str:

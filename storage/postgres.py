@@ -31,7 +31,7 @@ from storage.models import (
     UsageRecord,
 )
 from storage.postgres_work import PostgresWork
-from storage.rows import INSERT_COLUMNS, insert_values, row_to_record
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, row_to_record
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,15 @@ class PostgresStore(PostgresWork):
         The window is chosen from ids and token counts alone; only its rows are then read,
         and only their media.
         """
+        keys = await self._pool.fetch(q.numbered(md.WINDOW_KEYS), conversation_id, max_messages)
+        ids = md.window_ids(keys, token_budget)
+        if not ids:
+            return []
         rows = await self._pool.fetch(
-            q.numbered(md.WINDOW), conversation_id, conversation_id, max_messages, token_budget
+            q.numbered(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {md.WINDOW_ROWS}"),
+            conversation_id,
+            ids[-1],
+            ids[0],
         )
         records = [row_to_record(r) for r in rows]
         wanted = md.wanted(records)

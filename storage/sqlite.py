@@ -26,7 +26,7 @@ from storage.models import (
     TurnStats,
     UsageRecord,
 )
-from storage.rows import INSERT_COLUMNS, insert_values, row_to_record
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, row_to_record
 from storage.sqlite_work import SQLiteWork
 
 SETTINGS_CACHE_SIZE = 50_000
@@ -209,8 +209,12 @@ class SQLiteStore(SQLiteWork):
         The window is chosen from the (conversation_id, id, tokens) index alone, stopping
         after `max_messages` rows; only its rows are then read, and only their media.
         """
-        params = (conversation_id, conversation_id, max_messages, token_budget)
-        async with self._db.execute(md.WINDOW, params) as cur:
+        async with self._db.execute(md.WINDOW_KEYS, (conversation_id, max_messages)) as cur:
+            ids = md.window_ids(await cur.fetchall(), token_budget)
+        if not ids:
+            return []
+        sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {md.WINDOW_ROWS}"
+        async with self._db.execute(sql, (conversation_id, ids[-1], ids[0])) as cur:
             records = [row_to_record(r) for r in await cur.fetchall()]
         wanted = md.wanted(records)
         found: dict[int, str] = {}
