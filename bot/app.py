@@ -19,6 +19,7 @@ from bot.chat_settings import ChatSettings
 from bot.conversation import ConversationEngine, EngineConfig
 from bot.images import ImageClient
 from bot.llm import ChatModel, build_openai_client
+from bot.media_retention import MediaPruner
 from bot.ordering import TurnQueue
 from bot.personas import load_personas
 from bot.prices import load_prices
@@ -166,6 +167,7 @@ async def start_services(app: BotApp) -> None:
     app.bot_data.closers = closers
     store = await open_store(settings.database_url)
     closers.append(store.close)
+    closers.insert(0, MediaPruner.start(store, settings.media_retention_days).close)
     openai_client, chat_models = _chat_models(settings, closers)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.tool_timeout), follow_redirects=True)
     closers.append(http.aclose)

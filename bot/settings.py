@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/bot.db"
     history_token_budget: int = Field(default=8000, ge=200)
     history_max_messages: int = Field(default=200, ge=2)
+    media_retention_days: float = Field(default=0, ge=0)  # 0 = stored images kept forever
 
     # Access
     allowed_user_ids: IdList = frozenset()

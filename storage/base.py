@@ -64,6 +64,13 @@ class Store(Protocol):
         """The newest messages whose tokens fit the budget, oldest first."""
         ...
 
+    async def prune_media(self, older_than_days: float) -> int:
+        """Delete media stored more than `older_than_days` ago (0: none); how many went.
+
+        Their messages then read with a "[image expired]" text part in each image's place.
+        """
+        ...
+
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
         ...

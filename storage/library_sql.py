@@ -41,6 +41,7 @@ FORGET_COUNT_CONVERSATIONS = (
 FORGET_COUNT_MESSAGES = f"SELECT COUNT(*) FROM messages WHERE conversation_id IN ({_OF_KEY})"
 FORGET_COUNT_SETTINGS = "SELECT COUNT(*) FROM chat_settings WHERE chat_id = ? AND thread_id = ?"
 FORGET_STEPS = (
+    f"DELETE FROM media WHERE conversation_id IN ({_OF_KEY})",
     f"DELETE FROM messages WHERE conversation_id IN ({_OF_KEY})",
     # Usage rows hold numbers only (they count toward quotas); they lose the link.
     f"UPDATE usage SET conversation_id = 0 WHERE conversation_id IN ({_OF_KEY})",

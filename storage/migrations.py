@@ -183,6 +183,22 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX usage_by_time ON usage (created_at);
     """,
     ),
+    Migration(
+        "media (image data URLs) apart from message rows; the window read from an index",
+        """
+    CREATE TABLE media (
+        id {id},
+        conversation_id {int} NOT NULL,
+        message_id {int},
+        created_at {real} NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'image',
+        data TEXT NOT NULL
+    );
+    CREATE INDEX media_by_conversation ON media (conversation_id, message_id);
+    CREATE INDEX media_by_time ON media (created_at);
+    CREATE INDEX messages_window ON messages (conversation_id, id, tokens);
+    """,
+    ),
 ]
 
 

@@ -11,11 +11,13 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
 from storage import library_sql as q
+from storage import media as md
 from storage.migrations import MIGRATIONS
 from storage.models import (
     ChatKey,
@@ -29,7 +31,7 @@ from storage.models import (
     UsageRecord,
 )
 from storage.postgres_work import PostgresWork
-from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, row_to_record
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ _PLACEHOLDERS = ", ".join(f"${i}" for i in range(2, 13))
 
 class PostgresStore(PostgresWork):
     """Store backed by an asyncpg pool; safe for several processes sharing the database."""
+
+    media_rows_read = 0  # media rows `recent_messages` loaded (per instance once counted)
 
     @classmethod
     async def open(cls, dsn: str, min_size: int = 1, max_size: int = 10) -> PostgresStore:
@@ -131,6 +135,9 @@ class PostgresStore(PostgresWork):
 
     async def add_message(self, conversation_id: int, message: MessageRecord) -> int:
         """Append a message; returns its id."""
+        if md.data_urls(message.parts):
+            async with self._transaction() as conn:
+                return await self._insert(conn, conversation_id, message)
         async with self._pool.acquire() as conn:
             return await self._insert(conn, conversation_id, message)
 
@@ -157,6 +164,9 @@ class PostgresStore(PostgresWork):
                     conversation_id,
                 )
             await conn.execute(
+                q.numbered(md.DELETE_LATER_MEDIA), conversation_id, conversation_id, message_id
+            )
+            await conn.execute(
                 "DELETE FROM messages WHERE conversation_id = $1 AND id > $2",
                 conversation_id,
                 message_id,
@@ -170,26 +180,59 @@ class PostgresStore(PostgresWork):
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, conversation_id: int, m: MessageRecord) -> int:
+        """Insert one message (inside the caller's transaction when it has images)."""
         created = m.created_at or time.time()
+        media_ids: list[int] = []
+        for url in md.data_urls(m.parts):
+            sql = q.numbered(md.INSERT_MEDIA) + " RETURNING id"
+            media_id = await conn.fetchval(sql, conversation_id, created, "image", url)
+            media_ids.append(int(media_id))
+        stored = m if not media_ids else replace(m, parts=md.referenced(m.parts, media_ids))
         found = await conn.fetchval(
             f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES ($1, {_PLACEHOLDERS}) RETURNING id",
-            *insert_values(conversation_id, m, created),
+            *insert_values(conversation_id, stored, created),
         )
         m.id = int(found)
         m.created_at = created
+        if media_ids:
+            await conn.execute(q.numbered(md.link_media(len(media_ids))), m.id, *media_ids)
         return m.id
 
     async def recent_messages(
         self, conversation_id: int, token_budget: int, max_messages: int
     ) -> list[MessageRecord]:
-        """The newest messages whose tokens fit the budget, oldest first."""
+        """The newest messages whose tokens fit the budget, oldest first.
+
+        The window is chosen from ids and token counts alone; only its rows are then read,
+        and only their media.
+        """
+        keys = await self._pool.fetch(q.numbered(md.WINDOW_KEYS), conversation_id, max_messages)
+        ids = md.window_ids(keys, token_budget)
+        if not ids:
+            return []
         rows = await self._pool.fetch(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 "
-            "ORDER BY id DESC LIMIT $2",
+            q.numbered(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {md.WINDOW_ROWS}"),
             conversation_id,
-            max_messages,
+            ids[-1],
+            ids[0],
         )
-        return pick_window(rows, token_budget)
+        records = [row_to_record(r) for r in rows]
+        wanted = md.wanted(records)
+        found: dict[int, str] = {}
+        if wanted:
+            media = await self._pool.fetch(q.numbered(md.select_media(len(wanted))), *wanted)
+            found = {int(r["id"]): str(r["data"]) for r in media}
+            self.media_rows_read += len(found)
+        md.restore(records, found)
+        return records
+
+    async def prune_media(self, older_than_days: float) -> int:
+        """Delete media stored more than `older_than_days` ago (0: none); how many went."""
+        if older_than_days <= 0:
+            return 0
+        cutoff = time.time() - older_than_days * md.SECONDS_PER_DAY
+        status = await self._pool.execute(q.numbered(md.PRUNE_MEDIA), cutoff)
+        return int(str(status).rsplit(" ", 1)[-1] or 0)
 
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
@@ -281,7 +324,7 @@ class PostgresStore(PostgresWork):
                 await conn.execute(q.numbered(statement), *where)
         try:
             # Autovacuum would get there too; this gives the dead rows back now.
-            await self._pool.execute("VACUUM messages, conversations, chat_settings, inbox")
+            await self._pool.execute("VACUUM media, messages, conversations, chat_settings, inbox")
         except asyncpg.PostgresError as exc:
             log.warning("VACUUM after /forget failed: %s", exc)
         return report

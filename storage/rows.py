@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from storage.models import MessageRecord
@@ -63,17 +62,3 @@ def row_to_record(row: Any) -> MessageRecord:
         meta=load(row["meta"]) or {},
         created_at=row["created_at"],
     )
-
-
-def pick_window(rows_newest_first: Iterable[Any], token_budget: int) -> list[MessageRecord]:
-    """The newest rows whose tokens fit the budget (the newest always), oldest first."""
-    picked: list[MessageRecord] = []
-    used = 0
-    for row in rows_newest_first:
-        tokens = int(row["tokens"])
-        if picked and used + tokens > token_budget:
-            break
-        picked.append(row_to_record(row))
-        used += tokens
-    picked.reverse()
-    return picked

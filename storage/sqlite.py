@@ -7,11 +7,13 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import aiosqlite
 
 from storage import library_sql as q
+from storage import media as md
 from storage.migrations import MIGRATIONS, statements
 from storage.models import (
     ChatKey,
@@ -24,7 +26,7 @@ from storage.models import (
     TurnStats,
     UsageRecord,
 )
-from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, pick_window
+from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, row_to_record
 from storage.sqlite_work import SQLiteWork
 
 SETTINGS_CACHE_SIZE = 50_000
@@ -55,6 +57,7 @@ class SQLiteStore(SQLiteWork):
         self._active: dict[ChatKey, int] = {}
         # Per-chat settings are read on every turn and written rarely: keep the recent ones.
         self._settings: OrderedDict[tuple[ChatKey, str], str | None] = OrderedDict()
+        self.media_rows_read = 0
 
     @classmethod
     async def open(cls, path: str) -> SQLiteStore:
@@ -144,6 +147,9 @@ class SQLiteStore(SQLiteWork):
 
     async def add_message(self, conversation_id: int, message: MessageRecord) -> int:
         """Append a message; returns its id."""
+        if md.data_urls(message.parts):
+            async with self._transaction():
+                return await self._insert(conversation_id, message)
         async with self._write_lock:
             return await self._insert(conversation_id, message)
 
@@ -166,6 +172,7 @@ class SQLiteStore(SQLiteWork):
                     "WHERE id = ? AND conversation_id = ?",
                     (content, tokens, message_id, conversation_id),
                 )
+            await db.execute(md.DELETE_LATER_MEDIA, (conversation_id, conversation_id, message_id))
             await db.execute(
                 "DELETE FROM messages WHERE conversation_id = ? AND id > ?",
                 (conversation_id, message_id),
@@ -177,13 +184,21 @@ class SQLiteStore(SQLiteWork):
             await db.execute("UPDATE messages SET status = ? WHERE id = ?", (status, message_id))
 
     async def _insert(self, conversation_id: int, m: MessageRecord) -> int:
+        """Insert one message (inside the caller's transaction when it has images)."""
         created = m.created_at or time.time()
+        media_ids: list[int] = []
+        for url in md.data_urls(m.parts):
+            cur = await self._db.execute(md.INSERT_MEDIA, (conversation_id, created, "image", url))
+            media_ids.append(int(cur.lastrowid or 0))
+        stored = m if not media_ids else replace(m, parts=md.referenced(m.parts, media_ids))
         cur = await self._db.execute(
             f"INSERT INTO messages ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            insert_values(conversation_id, m, created),
+            insert_values(conversation_id, stored, created),
         )
         m.id = int(cur.lastrowid or 0)
         m.created_at = created
+        if media_ids:
+            await self._db.execute(md.link_media(len(media_ids)), (m.id, *media_ids))
         return m.id
 
     async def recent_messages(
@@ -191,16 +206,33 @@ class SQLiteStore(SQLiteWork):
     ) -> list[MessageRecord]:
         """The newest messages whose tokens fit the budget, oldest first.
 
-        The query walks the (conversation_id, id) index backwards and stops after
-        `max_messages` rows, so its cost does not grow with the conversation.
+        The window is chosen from the (conversation_id, id, tokens) index alone, stopping
+        after `max_messages` rows; only its rows are then read, and only their media.
         """
-        sql = (
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
-            "ORDER BY id DESC LIMIT ?"
-        )
-        async with self._db.execute(sql, (conversation_id, max_messages)) as cur:
-            rows = await cur.fetchall()
-        return pick_window(rows, token_budget)
+        async with self._db.execute(md.WINDOW_KEYS, (conversation_id, max_messages)) as cur:
+            ids = md.window_ids(await cur.fetchall(), token_budget)
+        if not ids:
+            return []
+        sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {md.WINDOW_ROWS}"
+        async with self._db.execute(sql, (conversation_id, ids[-1], ids[0])) as cur:
+            records = [row_to_record(r) for r in await cur.fetchall()]
+        wanted = md.wanted(records)
+        found: dict[int, str] = {}
+        if wanted:
+            async with self._db.execute(md.select_media(len(wanted)), wanted) as cur:
+                found = {int(r[0]): str(r[1]) for r in await cur.fetchall()}
+            self.media_rows_read += len(found)
+        md.restore(records, found)
+        return records
+
+    async def prune_media(self, older_than_days: float) -> int:
+        """Delete media stored more than `older_than_days` ago (0: none); how many went."""
+        if older_than_days <= 0:
+            return 0
+        cutoff = time.time() - older_than_days * md.SECONDS_PER_DAY
+        async with self._write_lock:
+            cur = await self._db.execute(md.PRUNE_MEDIA, (cutoff,))
+        return int(cur.rowcount or 0)
 
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
