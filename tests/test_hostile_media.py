@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import time
 
@@ -108,7 +109,10 @@ async def test_the_event_loop_keeps_running_while_a_pdf_is_read() -> None:
             ticks += 1
 
     ticker = asyncio.create_task(tick())
-    await read_document(data, "bomb.pdf", None, MediaLimits(timeout=1.0))
+    # Read or stopped by the time limit (a cold child process may not get a page done in
+    # time): either way the event loop went on ticking meanwhile.
+    with contextlib.suppress(InputError):
+        await read_document(data, "bomb.pdf", None, MediaLimits(timeout=1.0))
     ticker.cancel()
     assert ticks > 50
 
