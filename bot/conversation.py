@@ -169,16 +169,12 @@ class ConversationEngine:
         """Run one turn to its end; errors come back in the outcome, never raised."""
         conversation_id = await self._store.active_conversation(turn.key)
         tokens = estimate_message_tokens(turn.text, turn.parts)
-        if turn.earlier and turn.reask_message_id is None:
-            await self._store.add_messages(
-                conversation_id, [self._question(turn, t) for t in turn.earlier]
-            )
         if turn.reask_message_id is None:
-            user = MessageRecord(
-                role="user", content=turn.text, parts=turn.parts, sender=turn.sender, kind=turn.kind
-            )
-            user.tokens = tokens
-            user_message_id = await self._store.add_message(conversation_id, user)
+            if turn.earlier:
+                earlier = [self._question(turn, text) for text in turn.earlier]
+                await self._store.add_messages(conversation_id, earlier)
+            question = self._question(turn, turn.text, turn.parts)
+            user_message_id = await self._store.add_message(conversation_id, question)
             if turn.on_question_stored is not None:
                 turn.on_question_stored(user_message_id)
         else:
@@ -202,9 +198,14 @@ class ConversationEngine:
         return outcome
 
     @staticmethod
-    def _question(turn: TurnInput, text: str) -> MessageRecord:
-        record = MessageRecord(role="user", content=text, sender=turn.sender, kind=turn.kind)
-        record.tokens = estimate_message_tokens(text, None)
+    def _question(
+        turn: TurnInput, text: str, parts: list[dict[str, Any]] | None = None
+    ) -> MessageRecord:
+        """A question of this turn as it is stored."""
+        record = MessageRecord(
+            role="user", content=text, parts=parts, sender=turn.sender, kind=turn.kind
+        )
+        record.tokens = estimate_message_tokens(text, parts)
         return record
 
     async def _rounds_until_stopped(self, state: _Turn) -> None:
