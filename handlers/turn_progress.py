@@ -55,7 +55,9 @@ class ProgressRecorder:
         if left is not None:
             recorder.progress.message_ids = list(left.message_ids)
             recorder.progress.user_message_id = left.user_message_id
-        await recorder._write()
+        # Nothing is written yet: the row is written once there is something to finish
+        # (the stored question, the reply's messages); a row left for another question
+        # is ignored by the comparison above.
         return recorder, left
 
     def question_stored(self, user_message_id: int) -> None:
