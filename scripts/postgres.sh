@@ -47,6 +47,7 @@ as_postgres psql -q -v ON_ERROR_STOP=1 -d postgres >&2 <<'SQL'
 SELECT 'CREATE ROLE bot LOGIN CREATEDB PASSWORD ''bot'''
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bot')\gexec
 ALTER ROLE bot LOGIN CREATEDB PASSWORD 'bot';
+GRANT pg_signal_backend TO bot;
 SELECT 'CREATE DATABASE bot OWNER bot'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'bot')\gexec
 SQL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -48,11 +49,24 @@ async def fresh_database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
     try:
         yield _with_database(base, name)
     finally:
-        admin = await asyncpg.connect(base)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _drop(base, name)
+
+
+async def _drop(base: str, name: str) -> None:
+    """Drop a test database; a session of another role on it (an autovacuum worker after a
+    VACUUM) cannot be ended by the test role, so wait briefly for it to go."""
+    admin = await asyncpg.connect(base)
+    try:
+        for attempt in range(50):
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(params=DATABASE_KINDS)
