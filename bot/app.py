@@ -280,23 +280,34 @@ class BotRuntime:
         await self.intake.start()
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop intake at once, let running turns finish for `grace` seconds, close all."""
+        """Stop intake at once, let running turns finish for `grace` seconds, close all.
+
+        Every stage is bounded: a stop that hangs would keep the process past the
+        platform's kill (what was not finished is in the inbox for the next start)."""
         if self.intake is not None:
-            await self.intake.stop()
+            await _bounded(self.intake.stop(), 12.0, "the intake")
             self.intake = None
         if self.dispatcher is not None:
             wait = self.settings.shutdown_grace if grace is None else grace
-            await self.dispatcher.stop(wait)
+            await _bounded(self.dispatcher.stop(wait), wait + 3.0, "the dispatcher")
             self.dispatcher = None
         if self.app.running:
-            await self.app.stop()
-        await stop_services(self.app)
-        await self.app.shutdown()
+            await _bounded(self.app.stop(), 5.0, "the application")
+        await _bounded(stop_services(self.app), 5.0, "the services")
+        await _bounded(self.app.shutdown(), 5.0, "the application's shutdown")
         # A start that never reached Telegram leaves the bot uninitialised, and its
         # shutdown then skips the request sessions: close them here.
         for request in getattr(self.app.bot, "_request", ()):
             with contextlib.suppress(Exception):
                 await request.shutdown()
+
+
+async def _bounded(work: Awaitable[None], seconds: float, what: str) -> None:
+    """Await `work` for at most `seconds`; past that, say so and go on stopping."""
+    try:
+        await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        log.warning("stopping: %s did not stop within %.0f s; going on", what, seconds)
 
 
 async def _start_when_reachable(runtime: BotRuntime) -> None:
