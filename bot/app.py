@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -132,7 +131,7 @@ def _pacer(settings: Settings, store: Store) -> Pacer:
 
     async def shared(bucket: str, window: float, limit: int) -> float:
         try:
-            return await store.take_rate_tokens(bucket, time.time(), window, limit)
+            return await store.take_rate_tokens(bucket, None, window, limit)
         except Exception:
             log.warning("shared Telegram budget unreachable; pacing this replica alone")
             return 0.0

@@ -157,12 +157,16 @@ class Store(Protocol):
         """Give up the named lease if owner holds it, so another may take it at once."""
         ...
 
-    async def take_rate_tokens(self, bucket: str, now: float, window: float, limit: int) -> float:
+    async def take_rate_tokens(
+        self, bucket: str, now: float | None, window: float, limit: int
+    ) -> float:
         """0 if a call in `bucket` may go now (and count it), else seconds to wait.
 
         A sliding window: at most `limit` calls counted in any `window` seconds, across every
         process sharing the database (PostgreSQL: serialised per bucket by an advisory lock).
-        A refused call is not counted.
+        A refused call is not counted. `now` None: the moment the call is granted, by the
+        database's clock (what replicas must use: a time taken before waiting for a connection
+        is stale by then); a number: that time (tests).
         """
         ...
 

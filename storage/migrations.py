@@ -64,6 +64,32 @@ END
 $$;
 """
 
+# A call waiting for a pooled connection carried a stale `now` and expired early: many such
+# calls bunched within one real second. Counted at grant time (the one clock every replica
+# shares), a window holds what was really sent in it. `p_now` NULL means "now".
+RATE_FUNCTION_GRANT_TIME = """
+CREATE OR REPLACE FUNCTION take_rate_tokens(
+    p_bucket TEXT, p_now DOUBLE PRECISION, p_window DOUBLE PRECISION, p_limit INTEGER
+) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+DECLARE
+    used INTEGER;
+    oldest DOUBLE PRECISION;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7303, hashtext(p_bucket));
+    p_now := COALESCE(p_now, extract(epoch FROM clock_timestamp()));
+    DELETE FROM rate_events WHERE bucket = p_bucket AND taken_at <= p_now - p_window;
+    SELECT count(*) INTO used FROM rate_events WHERE bucket = p_bucket;
+    IF used < p_limit THEN
+        INSERT INTO rate_events (bucket, taken_at) VALUES (p_bucket, p_now);
+        RETURN 0;
+    END IF;
+    SELECT taken_at INTO oldest FROM rate_events WHERE bucket = p_bucket
+        ORDER BY taken_at OFFSET used - p_limit LIMIT 1;
+    RETURN GREATEST(oldest + p_window - p_now, 0.001);
+END
+$$;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "conversations, messages, per-chat settings, usage",
@@ -198,6 +224,11 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX media_by_time ON media (created_at);
     CREATE INDEX messages_window ON messages (conversation_id, id, tokens);
     """,
+    ),
+    Migration(
+        "shared rate budgets counted at the moment they are granted, by the database's clock",
+        "",
+        postgres_extra=RATE_FUNCTION_GRANT_TIME,
     ),
 ]
 

@@ -248,7 +248,9 @@ class PostgresWork:
         """Give up the named lease if owner holds it."""
         await self._pool.execute("DELETE FROM leases WHERE name = $1 AND owner = $2", name, owner)
 
-    async def take_rate_tokens(self, bucket: str, now: float, window: float, limit: int) -> float:
+    async def take_rate_tokens(
+        self, bucket: str, now: float | None, window: float, limit: int
+    ) -> float:
         """0 if a call in `bucket` may go now (and count it), else seconds to wait."""
         wait = await self._pool.fetchval(
             "SELECT take_rate_tokens($1, $2, $3, $4)", bucket, now, window, limit

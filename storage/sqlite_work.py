@@ -174,9 +174,12 @@ class SQLiteWork:
         async with self._write_lock:
             await self._db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
-    async def take_rate_tokens(self, bucket: str, now: float, window: float, limit: int) -> float:
+    async def take_rate_tokens(
+        self, bucket: str, now: float | None, window: float, limit: int
+    ) -> float:
         """0 if a call in `bucket` may go now (and count it), else seconds to wait."""
         async with self._transaction() as db:
+            now = time.time() if now is None else now
             await db.execute(
                 "DELETE FROM rate_events WHERE bucket = ? AND taken_at <= ?",
                 (bucket, now - window),

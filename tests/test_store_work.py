@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from storage import ChatKey, Store, open_store
@@ -212,6 +213,29 @@ async def test_replicas_share_one_rate_budget(store: Store, replica: Store) -> N
     )
     assert sum(1 for w in waits if w == 0) == 30
     assert all(w == pytest.approx(1.0) for w in waits if w != 0)
+
+
+async def test_rate_tokens_without_a_time_count_the_moment_they_are_granted(
+    store: Store, database_url: str
+) -> None:
+    assert await store.take_rate_tokens("bot", None, 1.0, 1) == 0
+    await asyncio.sleep(0.3)
+    assert 0.5 < await store.take_rate_tokens("bot", None, 1.0, 1) < 0.75
+    if not database_url.startswith("postgres"):
+        return
+    # A call held up (here by another replica holding the bucket) is counted when it gets
+    # through, not when it was asked: else it expires early and calls bunch up behind it.
+    await asyncio.sleep(0.75)
+    holder = await asyncpg.connect(database_url)
+    try:
+        await holder.execute("SELECT pg_advisory_lock(7303, hashtext('bot'))")
+        held_up = asyncio.create_task(store.take_rate_tokens("bot", None, 1.0, 1))
+        await asyncio.sleep(0.5)
+        await holder.execute("SELECT pg_advisory_unlock(7303, hashtext('bot'))")
+        assert await held_up == 0
+    finally:
+        await holder.close()
+    assert await store.take_rate_tokens("bot", None, 1.0, 1) > 0.8
 
 
 async def test_replicas_racing_for_the_lead_get_one_leader(store: Store, replica: Store) -> None:
