@@ -356,7 +356,11 @@ async def serve(settings: Settings) -> int:
     polling = runtime.intake.polling if runtime.intake is not None else None
     if polling is not None:
         polling.add_done_callback(lambda _: stopping.set())
-    log.info("running: %s", "webhook" if settings.webhook_url else "long polling")
+    log.info(
+        "running: %s (%s event loop)",
+        "webhook" if settings.webhook_url else "long polling",
+        type(loop).__module__.split(".")[0],
+    )
     await stopping.wait()
     ended = polling is not None and polling.done() and not polling.cancelled()
     if ended and polling is not None and isinstance(polling.exception(), PollingTokenError):
@@ -367,6 +371,21 @@ async def serve(settings: Settings) -> int:
     return code
 
 
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop EVENT_LOOP asks for (None: asyncio's own); `auto` takes uvloop if
+    installed."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise SystemExit("EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        return None
+    return uvloop.new_event_loop
+
+
 def run(settings: Settings) -> int:
     """Run until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
-    return asyncio.run(serve(settings))
+    with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
+        return runner.run(serve(settings))

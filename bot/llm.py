@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx2
 import openai
@@ -31,6 +31,7 @@ from bot.errors import (
     BadResponseError,
     ConnectionFailedError,
     ProviderError,
+    ProviderTimeoutError,
     RateLimitedError,
     ServerError,
     StreamInterruptedError,
@@ -55,6 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 class ChatModel(Protocol):
@@ -214,10 +216,13 @@ class LLMClient:
         """One request; chunks are parsed as plain JSON (the SDK's per-chunk models cost
         about 90 µs each, which made a busy bot CPU-bound)."""
         reader = ChunkReader()
+        timeout = _stream_timeout(self._client.timeout)
         try:
             with provider_errors():
-                request = self._client.chat.completions.with_streaming_response.create(**params)
-                response = await request.__aenter__()
+                request = self._client.chat.completions.with_streaming_response.create(
+                    **params, timeout=timeout
+                )
+                response = await _headers_within(request.__aenter__(), self._stall_timeout)
             try:
                 kind = response.headers.get("content-type", "")
                 if "json" in kind:
@@ -225,7 +230,8 @@ class LLMClient:
                     for event in reader.whole(await response.read()):
                         yield event
                     return
-                async for event in read_sse(response.iter_lines(), reader, self._stall_timeout):
+                blocks = response.http_response.aiter_bytes()
+                async for event in read_sse(blocks, reader, self._stall_timeout):
                     yield event
                 if reader.chunks == 0 and not reader.done and "event-stream" not in kind:
                     raise BadResponseError(f"not an event stream ({kind or 'no content type'})")
@@ -257,6 +263,23 @@ class LLMClient:
             if isinstance(event, TextDelta):
                 text += event.text
         return text
+
+
+def _stream_timeout(configured: float | httpx2.Timeout | None) -> httpx2.Timeout:
+    """The client's timeouts without the per-read one: the transport re-armed a timer at
+    every chunk (about 3 µs each); `read_sse` watches for stalls with one timer instead."""
+    base = configured if isinstance(configured, httpx2.Timeout) else httpx2.Timeout(configured)
+    return httpx2.Timeout(connect=base.connect, read=None, write=base.write, pool=base.pool)
+
+
+async def _headers_within(opening: Awaitable[T], seconds: float) -> T:
+    """The streamed response once its headers arrived; a provider silent for longer than
+    the stall timeout fails as a timeout (retried like one)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await opening
+    except TimeoutError as exc:
+        raise ProviderTimeoutError(f"no answer within {seconds:.0f} s") from exc
 
 
 def chat_url_hook(base_url: str, chat_url: str) -> Callable[[httpx2.Request], Awaitable[None]]:

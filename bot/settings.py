@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=8.0, ge=0, le=60)
     replica_id: str = Field(default_factory=socket.gethostname)
     inbox_lease: float = Field(default=30.0, ge=2, le=600)
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     # Memory
     database_url: str = "sqlite:///data/bot.db"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx2
 import openai
 import pytest
 
-from bot.errors import ConnectionFailedError, ServerError, StreamInterruptedError
+from bot.chunks import ChunkReader, SSEDecoder, StallWatch, read_sse
+from bot.errors import (
+    ConnectionFailedError,
+    ProviderTimeoutError,
+    ServerError,
+    StreamInterruptedError,
+)
 from bot.llm import LLMClient, ModelOptions, ReasoningDelta, StreamEnd, TextDelta
 
 
@@ -192,3 +200,88 @@ def test_llm_client_is_a_chat_model() -> None:
 
     model: ChatModel = _client(b"")
     assert callable(model.stream)
+
+
+SPLIT_BODY = (
+    b': keep-alive\r\n\r\nevent: message\ndata: {"a": 1}\r\n\r\n'
+    b'data: {"b":\ndata: 2}\n\nid: 7\rdata: {"c": 3}\r\rdata:[DONE]\n\n'
+)
+
+
+def test_sse_decoder_gives_the_same_events_however_the_bytes_are_cut() -> None:
+    whole = SSEDecoder().feed(SPLIT_BODY)
+    assert whole == [b'{"a": 1}', b'{"b":\n2}', b'{"c": 3}', b"[DONE]"]
+    for cut in range(1, len(SPLIT_BODY)):
+        decoder = SSEDecoder()
+        got = decoder.feed(SPLIT_BODY[:cut]) + decoder.feed(SPLIT_BODY[cut:]) + decoder.flush()
+        assert got == whole, f"cut at byte {cut}"
+    one_by_one = SSEDecoder()
+    bytewise = [p for i in range(len(SPLIT_BODY)) for p in one_by_one.feed(SPLIT_BODY[i : i + 1])]
+    assert bytewise + one_by_one.flush() == whole
+
+
+def test_sse_decoder_ends_an_event_the_stream_did_not_close() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b'data: {"x": 1}') == []
+    assert decoder.flush() == [b'{"x": 1}']
+
+
+async def test_a_stall_watch_counts_only_the_time_spent_waiting() -> None:
+    watch = StallWatch(0.2)
+    try:
+        for _ in range(4):
+            await watch.wait(asyncio.sleep(0.1, b"x"))
+            await asyncio.sleep(0.15)  # the caller's own time between reads
+        with pytest.raises(TimeoutError):
+            await watch.wait(asyncio.sleep(1, b"late"))
+        assert await watch.wait(asyncio.sleep(0, b"again")) == b"again", "still usable"
+    finally:
+        watch.close()
+
+
+async def test_a_cancel_from_outside_is_not_taken_for_a_stall() -> None:
+    async def reading() -> bytes:
+        watch = StallWatch(5)
+        try:
+            return await watch.wait(asyncio.sleep(10, b""))
+        finally:
+            watch.close()
+
+    task = asyncio.create_task(reading())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_silent_provider_fails_as_a_stall_not_a_hang() -> None:
+    async def blocks() -> AsyncIterator[bytes]:
+        yield b'data: {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\n'
+        await asyncio.sleep(10)
+        yield b""
+
+    events = []
+    with pytest.raises(StreamInterruptedError):
+        async for event in read_sse(blocks(), ChunkReader(), 0.2):
+            events.append(event)
+    assert events == [TextDelta("Hi")]
+
+
+async def test_a_provider_that_never_answers_the_request_times_out() -> None:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(30)
+        return httpx2.Response(200)
+
+    sdk = openai.AsyncOpenAI(
+        api_key="sk-x",
+        base_url="http://gateway.test/v1",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+    )
+    client = LLMClient(
+        sdk, options=ModelOptions(), stall_timeout=0.3, max_retries=0, max_retry_wait=0
+    )
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ProviderTimeoutError):
+        await _events(client)
+    assert asyncio.get_running_loop().time() - started < 3
