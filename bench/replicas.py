@@ -334,7 +334,13 @@ async def post_all(port: int, updates: list[dict[str, Any]]) -> list[int]:
 
 
 def replica_env(
-    telegram: FakeTelegram, provider: FakeOpenAI, url: str, lb: int, port: int, i: int, lease: float
+    telegram: FakeTelegram,
+    provider: FakeOpenAI,
+    url: str,
+    lb: int,
+    port: int,
+    i: int,
+    args: argparse.Namespace,
 ) -> dict[str, str]:
     """One replica's settings."""
     return bot_env(
@@ -352,8 +358,9 @@ def replica_env(
             "WEBHOOK_URL": f"http://127.0.0.1:{lb}{HOOK_PATH}",
             "PORT": str(port),
             "REPLICA_ID": f"replica-{i}",
-            "INBOX_LEASE": str(lease),
+            "INBOX_LEASE": str(args.lease),
             "SHUTDOWN_GRACE": "2",
+            "STREAM_MODE": args.mode,
         }
     )
 
@@ -484,7 +491,7 @@ async def measure(args: argparse.Namespace, base: str, replicas: int, kill: bool
             await balancer.start()
             for i, port in enumerate(ports):
                 (workdir / f"r{i}").mkdir()
-                env = replica_env(telegram, provider, url, lb, port, i, args.lease)
+                env = replica_env(telegram, provider, url, lb, port, i, args)
                 bots.append(BotProcess(workdir / f"r{i}", env))
                 bots[-1].start()
             await wait_ready(bots, ports, telegram, READY_TIMEOUT)
@@ -539,7 +546,7 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"replicas: {args.chats} private chats, one message each, POSTed to the balancer "
         f"40 at a time; {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart; "
-        f"PostgreSQL; INBOX_LEASE={args.lease:g}; fake Telegram with its default flood limits"
+        f"PostgreSQL; INBOX_LEASE={args.lease:g}; STREAM_MODE={args.mode}; fake Telegram with its default flood limits"
     )
     print()
     print(table(HEADERS, rows))
@@ -561,6 +568,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=["1", "3", "3k"],
         help="replica counts to run; a trailing k SIGKILLs one replica halfway",
     )
+    parser.add_argument("--mode", choices=["edit", "draft"], default="edit", help="STREAM_MODE")
     parser.add_argument("--proxy", action="store_true", help="the aiohttp proxy even with nginx")
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
     return parser.parse_args(argv)
