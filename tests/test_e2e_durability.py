@@ -184,11 +184,12 @@ async def test_sigterm_lets_turns_finish_or_leaves_them_for_the_next_start(
 # ---------------------------------------------------------------- replicas
 
 
-async def test_two_replicas_keep_each_conversations_order(
-    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path
+@pytest.mark.parametrize("replicas", [2, 3])
+async def test_replicas_keep_each_conversations_order(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, replicas: int
 ) -> None:
     async with fresh_database_url("postgres", tmp_path) as url:
-        ports = [_free_port(), _free_port()]
+        ports = [_free_port() for _ in range(replicas)]
         runtimes = []
         for i, port in enumerate(ports):
             settings = make_settings(
@@ -208,27 +209,42 @@ async def test_two_replicas_keep_each_conversations_order(
                 lambda body: [Texts(["re: ", body["messages"][-1]["content"]], delay=0.05)]
             )
             secret = derive_webhook_secret(TOKEN)
-            words = [f"m{i}" for i in range(6)]
-            for i, word in enumerate(words):
-                telegram.user_message(USER, word)
-                status = await _post(ports[i % 2], "/tg", telegram.updates[-1], secret)
-                assert status == 200
-                await asyncio.sleep(0.02)
-            await telegram.wait_for(lambda: telegram.last_text(USER) == "re: m5", timeout=30)
-            await telegram.wait_idle(USER, quiet=0.5, timeout=10)
-            # Messages arriving during a turn are answered together with the next one, so
-            # there are fewer answers than messages, but never one out of order.
-            texts = [m.text for m in telegram.bot_messages(USER)]
-            answered = [t.removeprefix("re: ") for t in texts if t]
-            assert answered == sorted(answered) and answered[0] == "m0"
-            asked = [
-                [m["content"] for m in r["messages"] if m["role"] == "user"]
-                for r in provider.chat_requests()
-            ]
-            assert asked[-1] == words, "every message once, in order, in the history"
+            words = {USER: [f"a{i}" for i in range(6)], USER + 1: [f"b{i}" for i in range(6)]}
+            sent = 0
+            for i in range(6):
+                for user in words:  # each message to the next replica, 20 ms apart
+                    telegram.user_message(user, words[user][i])
+                    status = await _post(
+                        ports[sent % replicas], "/tg", telegram.updates[-1], secret
+                    )
+                    assert status == 200
+                    sent += 1
+                    await asyncio.sleep(0.02)
+            for user, said in words.items():
+                done = lambda u=user, t=f"re: {said[-1]}": telegram.last_text(u) == t  # noqa: E731
+                await telegram.wait_for(done, timeout=30)
+                await telegram.wait_idle(user, quiet=0.5, timeout=10)
+                _assert_answered_in_order(telegram, provider, user, said)
         finally:
             for runtime in runtimes:
                 await runtime.stop(grace=1)
+
+
+def _assert_answered_in_order(
+    telegram: FakeTelegram, provider: FakeOpenAI, user: int, words: list[str]
+) -> None:
+    # Messages arriving during a turn are answered together with the next one, so there
+    # are fewer answers than messages, but never one out of order.
+    texts = [m.text for m in telegram.bot_messages(user)]
+    answered = [t.removeprefix("re: ") for t in texts if t]
+    assert answered == sorted(answered) and answered[0] == words[0]
+    asked = [
+        [m["content"] for m in r["messages"] if m["role"] == "user"]
+        for r in provider.chat_requests()
+    ]
+    mine = [a for a in asked if a and a[0] == words[0]]
+    assert all(a == words[: len(a)] for a in mine), "never a message out of order"
+    assert mine[-1] == words, "every message once, in order, in the history"
 
 
 async def test_a_telegram_outage_loses_nothing(harness: Harness) -> None:
