@@ -42,32 +42,11 @@ class Migration:
 
 
 # One round trip per call, serialised per bucket by an advisory lock (replicas share budgets).
+# Counted at grant time by the database's clock (`p_now` NULL): a call that waited for a pooled
+# connection with its own earlier `now` expired early, and calls bunched in one real second.
+# Step 5 created a first version; step 8 replaces it with this one (a fresh database runs
+# both, the same text twice).
 RATE_FUNCTION = """
-CREATE FUNCTION take_rate_tokens(
-    p_bucket TEXT, p_now DOUBLE PRECISION, p_window DOUBLE PRECISION, p_limit INTEGER
-) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
-DECLARE
-    used INTEGER;
-    oldest DOUBLE PRECISION;
-BEGIN
-    PERFORM pg_advisory_xact_lock(7303, hashtext(p_bucket));
-    DELETE FROM rate_events WHERE bucket = p_bucket AND taken_at <= p_now - p_window;
-    SELECT count(*) INTO used FROM rate_events WHERE bucket = p_bucket;
-    IF used < p_limit THEN
-        INSERT INTO rate_events (bucket, taken_at) VALUES (p_bucket, p_now);
-        RETURN 0;
-    END IF;
-    SELECT taken_at INTO oldest FROM rate_events WHERE bucket = p_bucket
-        ORDER BY taken_at OFFSET used - p_limit LIMIT 1;
-    RETURN GREATEST(oldest + p_window - p_now, 0.001);
-END
-$$;
-"""
-
-# A call waiting for a pooled connection carried a stale `now` and expired early: many such
-# calls bunched within one real second. Counted at grant time (the one clock every replica
-# shares), a window holds what was really sent in it. `p_now` NULL means "now".
-RATE_FUNCTION_GRANT_TIME = """
 CREATE OR REPLACE FUNCTION take_rate_tokens(
     p_bucket TEXT, p_now DOUBLE PRECISION, p_window DOUBLE PRECISION, p_limit INTEGER
 ) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
@@ -228,7 +207,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         "shared rate budgets counted at the moment they are granted, by the database's clock",
         "",
-        postgres_extra=RATE_FUNCTION_GRANT_TIME,
+        postgres_extra=RATE_FUNCTION,
     ),
 ]
 

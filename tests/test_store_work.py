@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from storage import ChatKey, Store, open_store
+from storage.migrations import latest_version
 from storage.models import InboxBatch
 
 A, B, C = ChatKey(1), ChatKey(-100, 5), ChatKey(3)
@@ -253,3 +254,37 @@ async def test_replicas_starting_a_conversation_at_once_agree_on_it(
     assert len(set(ids)) == 1
     fresh = await replica.new_conversation(key)
     assert fresh != ids[0] and await replica.active_conversation(key) == fresh
+
+
+FIRST_RATE_FUNCTION = """
+CREATE OR REPLACE FUNCTION take_rate_tokens(
+    p_bucket TEXT, p_now DOUBLE PRECISION, p_window DOUBLE PRECISION, p_limit INTEGER
+) RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO rate_events (bucket, taken_at) VALUES (p_bucket, p_now);
+    RETURN 0;
+END
+$$;
+"""
+
+
+async def test_a_database_from_before_grant_time_counting_gets_it(database_url: str) -> None:
+    if not database_url.startswith("postgres"):
+        return  # SQLite counts in the process; nothing in its schema changed
+    store = await open_store(database_url)
+    await store.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        # As the step before left it: a function that takes the caller's time (NULL fails there).
+        await connection.execute(FIRST_RATE_FUNCTION)
+        before = latest_version() - 1
+        await connection.execute("DELETE FROM schema_version WHERE version > $1", before)
+    finally:
+        await connection.close()
+    upgraded = await open_store(database_url)
+    try:
+        assert await upgraded.schema_version() == latest_version()
+        assert await upgraded.take_rate_tokens("bot", None, 1.0, 1) == 0
+        assert await upgraded.take_rate_tokens("bot", None, 1.0, 1) > 0.5
+    finally:
+        await upgraded.close()
