@@ -546,7 +546,8 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"replicas: {args.chats} private chats, one message each, POSTed to the balancer "
         f"40 at a time; {args.tokens} one-word chunks per answer, {args.delay * 1000:g} ms apart; "
-        f"PostgreSQL; INBOX_LEASE={args.lease:g}; STREAM_MODE={args.mode}; fake Telegram with its default flood limits"
+        f"PostgreSQL; INBOX_LEASE={args.lease:g}; STREAM_MODE={args.mode}; "
+        "fake Telegram with its default flood limits"
     )
     print()
     print(table(HEADERS, rows))
