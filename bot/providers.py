@@ -182,13 +182,14 @@ class ModelRouter:
                     chain[position + 1],
                 )
 
-    async def _stream_one(
+    def _stream_one(
         self,
         address: str,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
         tool_choice: str | None,
     ) -> AsyncIterator[LLMEvent]:
+        """The provider's own stream, not re-yielded: one layer less for every chunk."""
         provider, model_id = self.resolve(address)
         supports = self._supports.get(provider, Supports())
         if not supports.vision and has_images(messages):
@@ -196,10 +197,9 @@ class ModelRouter:
         if not supports.tools:
             tools, tool_choice = None, None
         client = self._clients[provider]
-        async for event in client.stream(
+        return client.stream(
             model=model_id, messages=messages, tools=tools, tool_choice=tool_choice
-        ):
-            yield event
+        )
 
 
 Closer = Callable[[], Awaitable[None]]
