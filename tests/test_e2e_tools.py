@@ -76,6 +76,7 @@ async def test_weather_question_is_answered_from_real_data(
 
 
 async def test_search_results_go_to_the_model_with_links(tools: Harness, searx: FakeSearx) -> None:
+    searx.delay = 0.3  # long enough for the status to be shown (a fast search may skip it)
     tools.provider.script(tool_call(0, "call_s", "web_search", {"query": "latest python release"}))
     tools.provider.script(Text("Python 3.14 is out [python.org](https://python.org)."))
     tools.say("what is the latest python?")
@@ -86,7 +87,7 @@ async def test_search_results_go_to_the_model_with_links(tools: Harness, searx: 
     assert result["results"] and all(r["url"].startswith("http") for r in result["results"])
     assert searx.requests[0].query["q"] == "latest python release"
     history = [text for text, _ in tools.telegram.bot_messages(USER)[0].history]
-    assert any("Searching: latest python release" in (h or "") for h in history)
+    assert any("Searching: latest python release" in (h or "") for h in history), history
 
 
 async def test_two_tools_in_one_step_run_concurrently(
