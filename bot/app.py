@@ -198,6 +198,8 @@ async def start_services(app: BotApp) -> None:
         personas=personas,
         prices=prices,
     )
+    # A Stop pressed on another replica reaches the one running the answer.
+    await store.listen_stops(app.bot_data.services.running.stop)
     await _announce_commands(app)
     log.info(
         "bot @%s ready: model=%s provider=%s tools=%s db=%s",

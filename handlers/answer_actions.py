@@ -10,7 +10,7 @@ from bot.chat_settings import LAST_ANSWER, AnswerRecord
 from bot.i18n import translate
 from handlers.access import Access, access_of, admitted, is_admin
 from handlers.addressing import chat_key, is_group, language_of
-from handlers.answer_controls import CONTINUE, REGENERATE, STOP
+from handlers.answer_controls import CONTINUE, REGENERATE, STOP, stop_payload
 from handlers.context import BotContext, Services
 from handlers.groups import is_group_admin, message_text, strip_mention, with_quote
 from handlers.notices import notify
@@ -64,16 +64,24 @@ async def on_unknown_button(update: Update, context: BotContext) -> None:
 
 
 async def _press_stop(
-    services: Services, query: CallbackQuery, message: Message, token: str, language: str
+    services: Services, query: CallbackQuery, message: Message, rest: str, language: str
 ) -> None:
-    running = services.running.get(chat_key(message))
-    if running is None or running.token != token:
-        await _toast(query, translate(language, "toast_finished"))
-    elif not await may_control(services, message, query.from_user, running.asker_id):
+    token, asker_id = stop_payload(rest)
+    key = chat_key(message)
+    running = services.running.get(key)
+    if asker_id is None and running is not None:
+        asker_id = running.asker_id  # a button from before the asker rode along
+    if running is not None and running.token != token:
+        await _toast(query, translate(language, "toast_finished"))  # an earlier answer's
+    elif not await may_control(services, message, query.from_user, asker_id):
         await _toast(query, translate(language, "toast_not_yours"))
-    else:
+    elif running is not None:
         running.stop.set()
         await _toast(query, translate(language, "toast_stopping"))
+    elif await services.store.publish_stop(key, token):  # another replica may be running it
+        await _toast(query, translate(language, "toast_stopping"))
+    else:
+        await _toast(query, translate(language, "toast_finished"))
 
 
 async def _latest(services: Services, message: Message, payload: str) -> AnswerRecord | None:

@@ -48,12 +48,26 @@ class RunningAnswers:
         """The conversation's running answer, if any."""
         return self._by_key.get(key)
 
+    def stop(self, key: ChatKey, token: str) -> None:
+        """Stop the conversation's running answer if it is the one `token` names."""
+        running = self._by_key.get(key)
+        if running is not None and running.token == token:
+            running.stop.set()
+
+
+def stop_payload(rest: str) -> tuple[str, int | None]:
+    """The answer's token and its asker, from a Stop button's (verified) data."""
+    token, _, asker = rest.partition(".")
+    return token, int(asker) if asker.lstrip("-").isdigit() else None
+
 
 def stop_buttons(
     signer: CallbackSigner, language: str, running: RunningAnswer
 ) -> InlineKeyboardMarkup:
     """The Stop button of a streaming answer."""
-    data = signer.sign(f"{STOP}.{running.token}")
+    # The asker rides along, so a replica not running the answer can check who pressed.
+    asker = "" if running.asker_id is None else str(running.asker_id)
+    data = signer.sign(f"{STOP}.{running.token}.{asker}")
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(translate(language, "btn_stop"), callback_data=data)]]
     )

@@ -135,6 +135,19 @@ class Store(Protocol):
         """
         ...
 
+    async def publish_stop(self, key: ChatKey, token: str) -> bool:
+        """Ask the process running the conversation's answer `token` to stop it.
+
+        PostgreSQL: NOTIFY to every replica (the one running it stops it); True. SQLite: one
+        process runs everything, so no other can be running it; False.
+        """
+        ...
+
+    async def listen_stops(self, callback: Callable[[ChatKey, str], None]) -> None:
+        """Call `callback(key, token)` (from the event loop) for every stop any replica
+        publishes. SQLite: never called. Listening ends with `close()`."""
+        ...
+
     async def save_turn_progress(
         self, chat_id: int, thread_id: int, update_ids: list[int], state: str
     ) -> None:

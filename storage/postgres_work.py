@@ -23,6 +23,7 @@ from storage.work import group_batches, wake
 log = logging.getLogger(__name__)
 
 CHANNEL = "bot_inbox"
+STOP_CHANNEL = "bot_stop"
 LOCK_CLAIM = 7302
 
 _PUT = """
@@ -184,13 +185,35 @@ class PostgresWork:
     async def listen_inbox(self, callback: Callable[[], None]) -> None:
         """Call `callback` on every NOTIFY of a put, from any replica (LISTEN)."""
         self._listeners.append(callback)
+        conn = await self._listening()
+        if len(self._listeners) == 1:
+            await conn.add_listener(CHANNEL, self._on_notify)
+
+    async def _listening(self) -> asyncpg.Connection:
+        """The connection LISTENs go through, opened once."""
         if self._listen_conn is None:
             self._listen_conn = await asyncpg.connect(self._dsn)
             self._listen_conn.add_termination_listener(self._on_lost)
-            await self._listen_conn.add_listener(CHANNEL, self._on_notify)
+        return self._listen_conn
 
     def _on_notify(self, *_: Any) -> None:
         wake(self._listeners)
+
+    async def publish_stop(self, key: ChatKey, token: str) -> bool:
+        """NOTIFY every replica: the one running the answer `token` stops it."""
+        payload = f"{key.chat_id} {key.thread_id} {token}"
+        await self._pool.execute("SELECT pg_notify($1, $2)", STOP_CHANNEL, payload)
+        return True
+
+    async def listen_stops(self, callback: Callable[[ChatKey, str], None]) -> None:
+        """Call `callback(key, token)` on every published stop, from any replica."""
+
+        def on_stop(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            chat_id, thread_id, token = payload.split(" ", 2)
+            callback(ChatKey(int(chat_id), int(thread_id)), token)
+
+        conn = await self._listening()
+        await conn.add_listener(STOP_CHANNEL, on_stop)
 
     def _on_lost(self, _: Any) -> None:
         log.warning("the LISTEN connection to PostgreSQL closed: new updates are found by polling")

@@ -129,6 +129,13 @@ class SQLiteWork:
         """Call `callback` when this process puts an update (SQLite has one process)."""
         self._listeners.append(callback)
 
+    async def publish_stop(self, key: ChatKey, token: str) -> bool:
+        """No other process can be running the answer (SQLite has one process)."""
+        return False
+
+    async def listen_stops(self, callback: Callable[[ChatKey, str], None]) -> None:
+        """Nothing to listen to: stops never come from another process."""
+
     async def save_turn_progress(
         self, chat_id: int, thread_id: int, update_ids: list[int], state: str
     ) -> None:

@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +185,14 @@ async def test_sigterm_lets_turns_finish_or_leaves_them_for_the_next_start(
 # ---------------------------------------------------------------- replicas
 
 
-@pytest.mark.parametrize("replicas", [2, 3])
-async def test_replicas_keep_each_conversations_order(
-    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, replicas: int
-) -> None:
-    async with fresh_database_url("postgres", tmp_path) as url:
-        ports = [_free_port() for _ in range(replicas)]
-        runtimes = []
+@asynccontextmanager
+async def _replicas(
+    telegram: FakeTelegram, provider: FakeOpenAI, url: str, count: int
+) -> AsyncIterator[list[int]]:
+    """`count` webhook replicas on one database; their ports."""
+    ports = [_free_port() for _ in range(count)]
+    runtimes = []
+    try:
         for i, port in enumerate(ports):
             settings = make_settings(
                 telegram,
@@ -204,30 +206,61 @@ async def test_replicas_keep_each_conversations_order(
             runtime = BotRuntime(settings)
             await runtime.start()
             runtimes.append(runtime)
-        try:
-            provider.set_default(
-                lambda body: [Texts(["re: ", body["messages"][-1]["content"]], delay=0.05)]
-            )
-            secret = derive_webhook_secret(TOKEN)
-            words = {USER: [f"a{i}" for i in range(6)], USER + 1: [f"b{i}" for i in range(6)]}
-            sent = 0
-            for i in range(6):
-                for user in words:  # each message to the next replica, 20 ms apart
-                    telegram.user_message(user, words[user][i])
-                    status = await _post(
-                        ports[sent % replicas], "/tg", telegram.updates[-1], secret
-                    )
-                    assert status == 200
-                    sent += 1
-                    await asyncio.sleep(0.02)
-            for user, said in words.items():
-                done = lambda u=user, t=f"re: {said[-1]}": telegram.last_text(u) == t  # noqa: E731
-                await telegram.wait_for(done, timeout=30)
-                await telegram.wait_idle(user, quiet=0.5, timeout=10)
-                _assert_answered_in_order(telegram, provider, user, said)
-        finally:
-            for runtime in runtimes:
-                await runtime.stop(grace=1)
+        yield ports
+    finally:
+        for runtime in runtimes:
+            await runtime.stop(grace=1)
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+async def test_replicas_keep_each_conversations_order(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, replicas: int
+) -> None:
+    async with (
+        fresh_database_url("postgres", tmp_path) as url,
+        _replicas(telegram, provider, url, replicas) as ports,
+    ):
+        provider.set_default(
+            lambda body: [Texts(["re: ", body["messages"][-1]["content"]], delay=0.05)]
+        )
+        secret = derive_webhook_secret(TOKEN)
+        words = {USER: [f"a{i}" for i in range(6)], USER + 1: [f"b{i}" for i in range(6)]}
+        sent = 0
+        for i in range(6):
+            for user in words:  # each message to the next replica, 20 ms apart
+                telegram.user_message(user, words[user][i])
+                status = await _post(ports[sent % replicas], "/tg", telegram.updates[-1], secret)
+                assert status == 200
+                sent += 1
+                await asyncio.sleep(0.02)
+        for user, said in words.items():
+            done = lambda u=user, t=f"re: {said[-1]}": telegram.last_text(u) == t  # noqa: E731
+            await telegram.wait_for(done, timeout=30)
+            await telegram.wait_idle(user, quiet=0.5, timeout=10)
+            _assert_answered_in_order(telegram, provider, user, said)
+
+
+@pytest.mark.parametrize("pressed_on", [0, 1])
+async def test_stop_works_whichever_replica_gets_the_press(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, pressed_on: int
+) -> None:
+    async with (
+        fresh_database_url("postgres", tmp_path) as url,
+        _replicas(telegram, provider, url, 2) as ports,
+    ):
+        provider.set_default(lambda body: [Texts([f"w{i} " for i in range(400)], delay=0.02)])
+        secret = derive_webhook_secret(TOKEN)
+        telegram.user_message(USER, "write a lot")
+        assert await _post(ports[0], "/tg", telegram.updates[-1], secret) == 200
+        await telegram.wait_for(lambda: "w5" in (telegram.last_text(USER) or ""), timeout=10)
+        (message,) = telegram.bot_messages(USER)
+        (stop,) = telegram.buttons(USER, message.message_id)
+        telegram.press_button(USER, message.message_id, stop["callback_data"])
+        assert await _post(ports[pressed_on], "/tg", telegram.updates[-1], secret) == 200
+        stopped = lambda: (telegram.last_text(USER) or "").endswith("⏹ Stopped.")  # noqa: E731
+        await telegram.wait_for(stopped, timeout=5)
+        assert "w399" not in (telegram.last_text(USER) or "")
+        assert telegram.callback_answers()[-1].get("text") == "Stopping…"
 
 
 def _assert_answered_in_order(

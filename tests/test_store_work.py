@@ -288,3 +288,20 @@ async def test_a_database_from_before_grant_time_counting_gets_it(database_url: 
         assert await upgraded.take_rate_tokens("bot", None, 1.0, 1) > 0.5
     finally:
         await upgraded.close()
+
+
+async def test_a_stop_published_on_one_replica_reaches_the_others(
+    store: Store, replica: Store, database_url: str
+) -> None:
+    heard: list[tuple[ChatKey, str]] = []
+    await replica.listen_stops(lambda key, token: heard.append((key, token)))
+    sent = await store.publish_stop(B, "tok-1")
+    if database_url.startswith("sqlite"):
+        assert sent is False, "one process: nobody else can be running the answer"
+        return
+    assert sent is True
+    for _ in range(100):
+        if heard:
+            break
+        await asyncio.sleep(0.02)
+    assert heard == [(B, "tok-1")]
