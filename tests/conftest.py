@@ -199,4 +199,4 @@ async def harness(  # the database_url fixture comes from tests/databases.py
     assert provider.spec_violations == [], provider.spec_violations
 
 
-from tests.databases import database_url, fresh_database_url  # noqa: E402, F401
+from tests.databases import database_url, fresh_database_url, store  # noqa: E402, F401

@@ -12,6 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from storage import Store, open_store
+
 DATABASE_KINDS = ["sqlite", "postgres"]
 NO_POSTGRES = (
     "TEST_DATABASE_URL is unset: run `export TEST_DATABASE_URL=$(bash scripts/postgres.sh)` "
@@ -74,3 +76,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     """An empty database of each kind in turn (PostgreSQL skipped without TEST_DATABASE_URL)."""
     async with fresh_database_url(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """An open store on an empty database of each kind."""
+    opened = await open_store(database_url)
+    yield opened
+    await opened.close()

@@ -16,7 +16,7 @@ from handlers.intake_mode import Intake, replica_name
 from handlers.intake_poll import LEASE_NAME, PollerConfig
 from handlers.intake_webhook import SECRET_HEADER
 from handlers.telegram_request import AiohttpRequest
-from storage import Store, open_store
+from storage import Store
 from tests.conftest import API_KEY, TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.intake_helpers import inbox, make_bot
@@ -31,13 +31,6 @@ def _settings(telegram: FakeTelegram, **values: Any) -> Settings:
         "polling_timeout": 1,
     }
     return Settings(_env_file=None, **(base | values))
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

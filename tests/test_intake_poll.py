@@ -28,13 +28,6 @@ FAST = PollerConfig(
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
 async def replica(store: Store, database_url: str) -> AsyncIterator[Store]:
     """Another process's store on the same database (the same store on SQLite)."""
     if database_url.startswith("sqlite"):

@@ -58,13 +58,6 @@ def _update(update_id: int, text: str = "hello", chat_id: int = 42) -> dict[str,
     }
 
 
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
-
-
 class Running:
     """A started server, its wake-ups, and an HTTP client."""
 

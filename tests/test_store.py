@@ -6,7 +6,6 @@ with the reason when it is unset).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -14,14 +13,6 @@ import pytest
 
 from storage import ChatKey, MessageRecord, SQLiteStore, Store, UsageRecord, open_store
 from storage.migrations import MIGRATIONS, latest_version
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    """An open store on an empty database of each kind."""
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
 
 
 async def test_schema_and_persistence(database_url: str) -> None:

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
-import pytest
 
 from storage import ChatKey, MessageRecord, Store, TurnRecord, UsageRecord, open_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    """An open store on an empty database of each kind."""
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _conversation(store: Store, key: ChatKey, *questions: str) -> int:

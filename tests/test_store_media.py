@@ -10,24 +10,14 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
 import asyncpg
-import pytest
 
 from bot.media_retention import MediaPruner
-from storage import ChatKey, MessageRecord, Store, open_store, sqlite_path
+from storage import ChatKey, MessageRecord, Store, sqlite_path
 from storage.media import EXPIRED_TEXT
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    """An open store on an empty database of each kind."""
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _raw(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -20,14 +20,6 @@ A, B, C = ChatKey(1), ChatKey(-100, 5), ChatKey(3)
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    """An open store on an empty database of each kind."""
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
 async def replica(store: Store, database_url: str) -> AsyncIterator[Store]:
     """Another process's store on the same database (the same store on SQLite)."""
     if database_url.startswith("sqlite"):
