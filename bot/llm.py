@@ -113,6 +113,7 @@ class LLMClient:
         self.name = name
         self._memory = memory if memory is not None else CapabilityMemory()
         self._client = client
+        self._stream_timeout = _stream_timeout(client.timeout)
         self._options = options
         self._stall_timeout = stall_timeout
         self._max_retries = max_retries
@@ -216,11 +217,10 @@ class LLMClient:
         """One request; chunks are parsed as plain JSON (the SDK's per-chunk models cost
         about 90 µs each, which made a busy bot CPU-bound)."""
         reader = ChunkReader()
-        timeout = _stream_timeout(self._client.timeout)
         try:
             with provider_errors():
                 request = self._client.chat.completions.with_streaming_response.create(
-                    **params, timeout=timeout
+                    **params, timeout=self._stream_timeout
                 )
                 response = await _headers_within(request.__aenter__(), self._stall_timeout)
             try:

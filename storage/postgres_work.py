@@ -99,6 +99,7 @@ class PostgresWork:
         self._pool = pool
         self._dsn = dsn
         self._listeners: list[Callable[[], None]] = []
+        self._stop_listeners: list[Callable[[ChatKey, str], None]] = []
         self._listen_conn: asyncpg.Connection | None = None
 
     if TYPE_CHECKING:
@@ -185,19 +186,24 @@ class PostgresWork:
     async def listen_inbox(self, callback: Callable[[], None]) -> None:
         """Call `callback` on every NOTIFY of a put, from any replica (LISTEN)."""
         self._listeners.append(callback)
-        conn = await self._listening()
-        if len(self._listeners) == 1:
-            await conn.add_listener(CHANNEL, self._on_notify)
+        await self._listen()
 
-    async def _listening(self) -> asyncpg.Connection:
-        """The connection LISTENs go through, opened once."""
-        if self._listen_conn is None:
-            self._listen_conn = await asyncpg.connect(self._dsn)
-            self._listen_conn.add_termination_listener(self._on_lost)
-        return self._listen_conn
+    async def _listen(self) -> None:
+        """Open the connection every LISTEN goes through, once, with both channels on it."""
+        if self._listen_conn is not None:
+            return
+        self._listen_conn = await asyncpg.connect(self._dsn)
+        self._listen_conn.add_termination_listener(self._on_lost)
+        await self._listen_conn.add_listener(CHANNEL, self._on_notify)
+        await self._listen_conn.add_listener(STOP_CHANNEL, self._on_stop)
 
     def _on_notify(self, *_: Any) -> None:
         wake(self._listeners)
+
+    def _on_stop(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        chat_id, thread_id, token = payload.split(" ", 2)
+        for callback in self._stop_listeners:
+            callback(ChatKey(int(chat_id), int(thread_id)), token)
 
     async def publish_stop(self, key: ChatKey, token: str) -> bool:
         """NOTIFY every replica: the one running the answer `token` stops it."""
@@ -207,13 +213,8 @@ class PostgresWork:
 
     async def listen_stops(self, callback: Callable[[ChatKey, str], None]) -> None:
         """Call `callback(key, token)` on every published stop, from any replica."""
-
-        def on_stop(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-            chat_id, thread_id, token = payload.split(" ", 2)
-            callback(ChatKey(int(chat_id), int(thread_id)), token)
-
-        conn = await self._listening()
-        await conn.add_listener(STOP_CHANNEL, on_stop)
+        self._stop_listeners.append(callback)
+        await self._listen()
 
     def _on_lost(self, _: Any) -> None:
         log.warning("the LISTEN connection to PostgreSQL closed: new updates are found by polling")
