@@ -9,7 +9,7 @@ written. Rows written before the table existed keep their data URLs inline and r
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from storage.models import MessageRecord
@@ -65,6 +65,17 @@ def wanted(records: Iterable[MessageRecord]) -> list[int]:
         for p in r.parts or []
         if isinstance(p, dict) and p.get("type") == REF_TYPE
     ]
+
+
+async def attach(
+    records: list[MessageRecord], load: Callable[[list[int]], Awaitable[dict[int, str]]]
+) -> int:
+    """Put back the data URLs the records reference, read by `load` (media id -> data URL)
+    in one query, only when there are any; how many were read."""
+    ids = wanted(records)
+    found = await load(ids) if ids else {}
+    restore(records, found)
+    return len(found)
 
 
 def restore(records: list[MessageRecord], found: dict[int, str]) -> None:

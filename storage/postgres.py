@@ -217,14 +217,12 @@ class PostgresStore(PostgresWork):
             ids[0],
         )
         records = [row_to_record(r) for r in rows]
-        wanted = md.wanted(records)
-        found: dict[int, str] = {}
-        if wanted:
-            media = await self._pool.fetch(q.numbered(md.select_media(len(wanted))), *wanted)
-            found = {int(r["id"]): str(r["data"]) for r in media}
-            self.media_rows_read += len(found)
-        md.restore(records, found)
+        self.media_rows_read += await md.attach(records, self._load_media)
         return records
+
+    async def _load_media(self, ids: list[int]) -> dict[int, str]:
+        media = await self._pool.fetch(q.numbered(md.select_media(len(ids))), *ids)
+        return {int(r["id"]): str(r["data"]) for r in media}
 
     async def prune_media(self, older_than_days: float) -> int:
         """Delete media stored more than `older_than_days` ago (0: none); how many went."""

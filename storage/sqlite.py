@@ -216,14 +216,12 @@ class SQLiteStore(SQLiteWork):
         sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {md.WINDOW_ROWS}"
         async with self._db.execute(sql, (conversation_id, ids[-1], ids[0])) as cur:
             records = [row_to_record(r) for r in await cur.fetchall()]
-        wanted = md.wanted(records)
-        found: dict[int, str] = {}
-        if wanted:
-            async with self._db.execute(md.select_media(len(wanted)), wanted) as cur:
-                found = {int(r[0]): str(r[1]) for r in await cur.fetchall()}
-            self.media_rows_read += len(found)
-        md.restore(records, found)
+        self.media_rows_read += await md.attach(records, self._load_media)
         return records
+
+    async def _load_media(self, ids: list[int]) -> dict[int, str]:
+        async with self._db.execute(md.select_media(len(ids)), ids) as cur:
+            return {int(r[0]): str(r[1]) for r in await cur.fetchall()}
 
     async def prune_media(self, older_than_days: float) -> int:
         """Delete media stored more than `older_than_days` ago (0: none); how many went."""
