@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -185,12 +185,31 @@ async def test_sigterm_lets_turns_finish_or_leaves_them_for_the_next_start(
 # ---------------------------------------------------------------- replicas
 
 
+Deliver = Callable[[int], Awaitable[int]]
+
+
 @asynccontextmanager
 async def _replicas(
-    telegram: FakeTelegram, provider: FakeOpenAI, url: str, count: int
-) -> AsyncIterator[list[int]]:
-    """`count` webhook replicas on one database; their ports."""
-    ports = [_free_port() for _ in range(count)]
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, count: int
+) -> AsyncIterator[Deliver]:
+    """`count` webhook replicas on one new PostgreSQL database; yields a function that
+    delivers Telegram's newest update to replica i the way Telegram does (its status)."""
+    async with fresh_database_url("postgres", tmp_path) as url:
+        ports = [_free_port() for _ in range(count)]
+        secret = derive_webhook_secret(TOKEN)
+
+        async def deliver(i: int) -> int:
+            return await _post(ports[i], "/tg", telegram.updates[-1], secret)
+
+        async with _running(telegram, provider, url, ports):
+            yield deliver
+
+
+@asynccontextmanager
+async def _running(
+    telegram: FakeTelegram, provider: FakeOpenAI, url: str, ports: list[int]
+) -> AsyncIterator[None]:
+    """A webhook replica on each port, stopped on the way out."""
     runtimes = []
     try:
         for i, port in enumerate(ports):
@@ -206,7 +225,7 @@ async def _replicas(
             runtime = BotRuntime(settings)
             await runtime.start()
             runtimes.append(runtime)
-        yield ports
+        yield
     finally:
         for runtime in runtimes:
             await runtime.stop(grace=1)
@@ -216,21 +235,16 @@ async def _replicas(
 async def test_replicas_keep_each_conversations_order(
     telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, replicas: int
 ) -> None:
-    async with (
-        fresh_database_url("postgres", tmp_path) as url,
-        _replicas(telegram, provider, url, replicas) as ports,
-    ):
+    async with _replicas(telegram, provider, tmp_path, replicas) as deliver:
         provider.set_default(
             lambda body: [Texts(["re: ", body["messages"][-1]["content"]], delay=0.05)]
         )
-        secret = derive_webhook_secret(TOKEN)
         words = {USER: [f"a{i}" for i in range(6)], USER + 1: [f"b{i}" for i in range(6)]}
         sent = 0
         for i in range(6):
             for user in words:  # each message to the next replica, 20 ms apart
                 telegram.user_message(user, words[user][i])
-                status = await _post(ports[sent % replicas], "/tg", telegram.updates[-1], secret)
-                assert status == 200
+                assert await deliver(sent % replicas) == 200
                 sent += 1
                 await asyncio.sleep(0.02)
         for user, said in words.items():
@@ -244,19 +258,15 @@ async def test_replicas_keep_each_conversations_order(
 async def test_stop_works_whichever_replica_gets_the_press(
     telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, pressed_on: int
 ) -> None:
-    async with (
-        fresh_database_url("postgres", tmp_path) as url,
-        _replicas(telegram, provider, url, 2) as ports,
-    ):
+    async with _replicas(telegram, provider, tmp_path, 2) as deliver:
         provider.set_default(lambda body: [Texts([f"w{i} " for i in range(400)], delay=0.02)])
-        secret = derive_webhook_secret(TOKEN)
         telegram.user_message(USER, "write a lot")
-        assert await _post(ports[0], "/tg", telegram.updates[-1], secret) == 200
+        assert await deliver(0) == 200
         await telegram.wait_for(lambda: "w5" in (telegram.last_text(USER) or ""), timeout=10)
         (message,) = telegram.bot_messages(USER)
         (stop,) = telegram.buttons(USER, message.message_id)
         telegram.press_button(USER, message.message_id, stop["callback_data"])
-        assert await _post(ports[pressed_on], "/tg", telegram.updates[-1], secret) == 200
+        assert await deliver(pressed_on) == 200
         stopped = lambda: (telegram.last_text(USER) or "").endswith("⏹ Stopped.")  # noqa: E731
         await telegram.wait_for(stopped, timeout=5)
         assert "w399" not in (telegram.last_text(USER) or "")
