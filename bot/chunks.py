@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.errors import (
     ConnectionFailedError,
@@ -84,29 +84,48 @@ class ChunkReader:
 
     @staticmethod
     def _parse(raw: str | bytes) -> Any:
-        """One JSON payload; an `error` object in it (inside a 200 answer) is raised."""
+        """One JSON payload."""
         try:
-            value = json.loads(raw)
+            return json.loads(raw)
         except ValueError as exc:
             raise CorruptAnswerError(f"unreadable chunk: {raw[:80]!r}") from exc
+
+    @staticmethod
+    def _checked(value: Any, raw: bytes) -> dict[str, Any]:
+        """A parsed chunk; an `error` object in it (inside a 200 answer) is raised."""
         if isinstance(value, dict) and value.get("error"):
             error = value["error"]
             raise StreamChunkError(str(error.get("message") if isinstance(error, dict) else error))
+        if not isinstance(value, dict):
+            raise CorruptAnswerError(f"chunk is not a JSON object: {raw[:80]!r}")
         return value
 
     def feed(self, payload: bytes) -> list[LLMEvent]:
         """The events of one SSE data payload."""
-        chunk = self._parse(payload)
-        if not isinstance(chunk, dict):
-            raise CorruptAnswerError(f"chunk is not a JSON object: {payload[:80]!r}")
+        return self.take(self._parse(payload), payload)
+
+    def take(self, value: Any, raw: bytes) -> list[LLMEvent]:
+        """The events of one parsed payload (`raw` is its text, for the error message)."""
+        chunk = self._checked(value, raw)
         self.chunks += 1
         return self._read(chunk, "delta")
+
+    @staticmethod
+    def parse_all(payloads: list[bytes]) -> list[Any] | None:
+        """Several payloads parsed in one call (a third of the cost of one call each), or
+        None when one of them is not a single JSON value."""
+        try:
+            values = json.loads(b"[" + b",".join(payloads) + b"]")
+        except ValueError:
+            return None
+        return values if isinstance(values, list) and len(values) == len(payloads) else None
 
     def whole(self, body: bytes) -> list[LLMEvent]:
         """The events of a non-streamed completion (a gateway that ignored stream=True)."""
         completion = self._parse(body)
         if not isinstance(completion, dict):
             raise CorruptAnswerError("the answer is not a JSON object")
+        self._checked(completion, body)
         self.chunks += 1
         events = self._read(completion, "message")
         if self.finish_reason is None and (self.visible or self.assembler.calls()):
@@ -170,6 +189,9 @@ class ChunkReader:
             raise ConnectionFailedError("the event stream ended without any answer")
         if not self.done:
             raise StreamInterruptedError("the stream ended without finish_reason or [DONE]")
+
+
+FULL_BLOCK = 16 * 1024  # a read this long may have left more in the buffer (the SDK's size)
 
 
 class SSEDecoder:
@@ -267,11 +289,33 @@ class StallWatch:
             self._handle = None
 
 
+ReadPause = Callable[[], float]  # seconds the stream may now go unread (0: read on)
+
+
+class FlowControl(Protocol):
+    """The part of an asyncio transport that stops and restarts reading the socket."""
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def is_reading(self) -> bool: ...
+
+
 async def read_sse(
-    blocks: AsyncIterator[bytes], reader: ChunkReader, stall_timeout: float
+    blocks: AsyncIterator[bytes],
+    reader: ChunkReader,
+    stall_timeout: float,
+    pause: ReadPause | None = None,
+    flow: FlowControl | None = None,
 ) -> AsyncIterator[LLMEvent]:
     """The events of an SSE body read by network blocks; a silence longer than
-    `stall_timeout` fails."""
+    `stall_timeout` fails.
+
+    With `pause` and `flow`, the socket goes unread for as long as `pause()` says after a
+    block that emptied the buffer: what arrives meanwhile waits in the kernel and comes in
+    one read instead of one wake-up per chunk.
+    """
     decoder = SSEDecoder()
     iterator = blocks.__aiter__()
     watch = StallWatch(stall_timeout)
@@ -285,21 +329,68 @@ async def read_sse(
                 if reader.visible:
                     raise StreamInterruptedError("stream stalled", stalled=True) from exc
                 raise ProviderTimeoutError("no chunk before the stall timeout") from exc
-            for event in _payload_events(decoder.feed(block), reader):
+            events, failure = block_events(decoder.feed(block), reader)
+            for event in events:
                 yield event
+            if failure is not None:
+                raise failure
             if reader.done:
                 return
-        for event in _payload_events(decoder.flush(), reader):
+            if pause is not None and flow is not None and len(block) < FULL_BLOCK:
+                await _unread_for(pause, flow, reader)
+        events, failure = block_events(decoder.flush(), reader)
+        for event in events:
             yield event
+        if failure is not None:
+            raise failure
     finally:
         watch.close()
 
 
-def _payload_events(payloads: list[bytes], reader: ChunkReader) -> Iterator[LLMEvent]:
-    """The events of one read's payloads, lazily: the good ones go out before a bad one
-    after them raises; `[DONE]` ends the stream."""
-    for payload in payloads:
-        if payload == b"[DONE]":
-            reader.done = True
-            return
-        yield from reader.feed(payload)
+async def _unread_for(pause: ReadPause, flow: FlowControl, reader: ChunkReader) -> None:
+    """Leave the socket unread while the answer's text cannot be shown sooner anyway (not
+    before text is visible, nor while a tool call is being written)."""
+    if not reader.visible or reader.assembler.pending:
+        return
+    seconds = pause()
+    if seconds <= 0 or not flow.is_reading():
+        return
+    flow.pause_reading()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        flow.resume_reading()
+
+
+def block_events(
+    payloads: list[bytes], reader: ChunkReader
+) -> tuple[list[LLMEvent], Exception | None]:
+    """The events of one network read's payloads, adjacent text joined into one piece.
+    A bad payload ends them: it is returned, to be raised once the good ones went out.
+    `[DONE]` ends the stream."""
+    if b"[DONE]" in payloads:
+        reader.done = True
+        payloads = payloads[: payloads.index(b"[DONE]")]
+    events: list[LLMEvent] = []
+    text: list[str] = []
+    values = reader.parse_all(payloads) if len(payloads) > 1 else None
+    try:
+        for position, payload in enumerate(payloads):
+            found = reader.take(values[position], payload) if values else reader.feed(payload)
+            for event in found:
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                    continue
+                if text:
+                    events.append(TextDelta("".join(text)))
+                    text.clear()
+                events.append(event)
+    except (CorruptAnswerError, StreamChunkError) as exc:
+        return _joined(events, text), exc
+    return _joined(events, text), None
+
+
+def _joined(events: list[LLMEvent], text: list[str]) -> list[LLMEvent]:
+    if text:
+        events.append(TextDelta("".join(text)))
+    return events

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.capabilities import CapabilityMemory
 from bot.errors import (
@@ -19,7 +19,15 @@ from bot.errors import (
     VisionUnsupportedError,
 )
 from bot.fallbacks import Progress, RequestShape, next_shape
-from bot.llm import ChatModel, ReasoningDelta, RetryWait, StreamEnd, TextDelta, Usage
+from bot.llm import (
+    ChatModel,
+    ReadPause,
+    ReasoningDelta,
+    RetryWait,
+    StreamEnd,
+    TextDelta,
+    Usage,
+)
 from bot.thinking import ThinkingStatus
 from bot.tokens import estimate_message_tokens, estimate_tokens
 from bot.tool_calls import ToolCall
@@ -37,6 +45,15 @@ class TurnSink(Protocol):
 
     def status(self, label: str) -> None:
         """Show what the bot is doing (a tool running) until more text arrives."""
+
+
+@runtime_checkable
+class PacedSink(Protocol):
+    """A sink that shows text only at its own pace (the live reply): between two showings
+    the model's stream need not be read."""
+
+    def read_pause(self) -> float:
+        """Seconds the model's stream may now go unread (0: read on)."""
 
 
 @dataclass
@@ -147,6 +164,7 @@ class _Turn:
     messages: list[dict[str, Any]] = field(default_factory=list)
     window: list[MessageRecord] = field(default_factory=list)
     tool_budget: ToolBudget | None = None  # tool calls left in this turn
+    pause: ReadPause | None = None  # how long the model's stream may go unread
 
     @property
     def text(self) -> str:
@@ -190,6 +208,8 @@ class ConversationEngine:
         )
         shown = ThinkingStatus(sink, turn.language, self._config.show_reasoning)
         state = _Turn(turn, conversation_id, turn.model or self._config.model, shown, outcome)
+        if isinstance(sink, PacedSink):
+            state.pause = sink.read_pause
         try:
             await self._rounds_until_stopped(state)
         except ProviderError as exc:
@@ -360,7 +380,11 @@ class ConversationEngine:
         separator_pending = bool(state.answer)
         outcome = state.outcome
         async for event in self._llm.stream(
-            model=state.model, messages=state.messages, tools=tools, tool_choice=tool_choice
+            model=state.model,
+            messages=state.messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            pause=state.pause,
         ):
             if isinstance(event, StreamEnd):
                 if event.model and event.model != state.model:

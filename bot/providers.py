@@ -29,7 +29,7 @@ from typing import Any
 import openai
 
 from bot.capabilities import CapabilityMemory
-from bot.chunks import LLMEvent, ReasoningDelta, StreamEnd, TextDelta
+from bot.chunks import LLMEvent, ReadPause, ReasoningDelta, StreamEnd, TextDelta
 from bot.errors import (
     BadRequestError,
     ContextTooLongError,
@@ -157,13 +157,14 @@ class ModelRouter:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: str | None = None,
+        pause: ReadPause | None = None,
     ) -> AsyncIterator[LLMEvent]:
         """Stream from the chosen model; on a failure before any text, from the next one."""
         chain = self.candidates(model)
         for position, address in enumerate(chain):
             shown = False
             try:
-                async for event in self._stream_one(address, messages, tools, tool_choice):
+                async for event in self._stream_one(address, messages, tools, tool_choice, pause):
                     if isinstance(event, (TextDelta, ReasoningDelta)):
                         shown = True
                     if isinstance(event, StreamEnd):
@@ -188,6 +189,7 @@ class ModelRouter:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
         tool_choice: str | None,
+        pause: ReadPause | None,
     ) -> AsyncIterator[LLMEvent]:
         """The provider's own stream, not re-yielded: one layer less for every chunk."""
         provider, model_id = self.resolve(address)
@@ -198,7 +200,7 @@ class ModelRouter:
             tools, tool_choice = None, None
         client = self._clients[provider]
         return client.stream(
-            model=model_id, messages=messages, tools=tools, tool_choice=tool_choice
+            model=model_id, messages=messages, tools=tools, tool_choice=tool_choice, pause=pause
         )
 
 

@@ -61,6 +61,11 @@ class ToolCallAssembler:
         self._calls: list[_Partial] = []
         self._by_index: dict[int, _Partial] = {}
 
+    @property
+    def pending(self) -> bool:
+        """Whether a tool call has begun (its fragments are being written)."""
+        return bool(self._calls)
+
     def add(
         self, index: int | None, call_id: str | None, name: str | None, arguments: str | None
     ) -> None:

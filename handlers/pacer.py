@@ -125,6 +125,17 @@ class Pacer:
             return 0.0
         return state.window[-max(allowed, 1)] + GROUP_WINDOW - now
 
+    def chat_wait(self, chat_id: int, is_group: bool) -> float:
+        """Seconds until this chat's own pace (and a group's minute) lets a routine call go."""
+        state = self._chats.get(chat_id)
+        if state is None:
+            return 0.0
+        now = self._clock()
+        wait = state.next_at - now
+        if is_group:
+            wait = max(wait, self._window_wait(state, now, urgent=False))
+        return max(wait, 0.0)
+
     async def acquire(
         self, chat_id: int, is_group: bool, urgent: bool, counted: bool = True
     ) -> None:

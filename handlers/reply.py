@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 
 MAX_FINAL_ATTEMPTS = 8
 DRAFT_REFRESH = 20.0
+# The model's stream may go unread while nothing new could be shown: at most this long at
+# once, and in slices of READ_SLICE while an edit waits for the bot's budget (the text it
+# then shows is at most that old).
+MAX_READ_PAUSE = 2.0
+READ_SLICE = 0.25
+# Reading resumes this long before the next edit may go, so that an answer that ended
+# meanwhile is known in time for that edit to be the final one (not one more edit).
+READ_LEAD = 0.2
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class LiveReply:
         self._final = False
         self._task: asyncio.Task[None] | None = None
         self._broken = False
+        self._pacing = False  # the background task waits for the pacer
         self.first_visible_at: float | None = None
         self.calls = 0
         self.retries_after = 0
@@ -161,6 +170,17 @@ class LiveReply:
             if len(self._reasoning) > 64:
                 self._reasoning = ["".join(self._reasoning)]
             self._wake()
+
+    def read_pause(self) -> float:
+        """Seconds the model's stream may go unread without delaying what this reply shows:
+        until the chat's pace lets the next edit go, or a slice while that edit waits for
+        the bot's budget; 0 once the answer ended."""
+        if self._final or self._broken:
+            return 0.0
+        wait = self._pacer.chat_wait(self._target.chat_id, self._target.is_group) - READ_LEAD
+        if wait > 0:
+            return min(wait, MAX_READ_PAUSE)
+        return READ_SLICE if self._pacing else 0.0
 
     @property
     def has_text(self) -> bool:
@@ -314,9 +334,13 @@ class LiveReply:
             index, draft = change.index, change.draft
             new_message = index >= len(self._sent)
             urgent = final or (new_message and not draft) or index < len(self._sent) - 1
-            await self._pacer.acquire(
-                self._target.chat_id, self._target.is_group, urgent, counted=not draft
-            )
+            self._pacing = True
+            try:
+                await self._pacer.acquire(
+                    self._target.chat_id, self._target.is_group, urgent, counted=not draft
+                )
+            finally:
+                self._pacing = False
             # The answer may have ended during the wait: then this edit is the final one.
             final = final or (self._final and not draft)
             change = self._next_change(final)

@@ -27,9 +27,9 @@ from storage.models import (
     UsageRecord,
 )
 from storage.rows import INSERT_COLUMNS, MESSAGE_COLUMNS, insert_values, row_to_record
-from storage.sqlite_work import SQLiteWork
+from storage.sqlite_work import SQLiteWork, all_rows, one_row
 
-SETTINGS_CACHE_SIZE = 50_000
+SETTINGS_CACHE_SIZE = 20_000  # chats (and topics) whose settings stay in memory
 
 
 def _ensure_parent(path: str) -> None:
@@ -39,8 +39,7 @@ def _ensure_parent(path: str) -> None:
 async def _reclaimable(db: aiosqlite.Connection) -> None:
     """Deleted rows are overwritten and their pages can be given back (/forget)."""
     await db.execute("PRAGMA secure_delete=ON")
-    async with db.execute("PRAGMA auto_vacuum") as cur:
-        row = await cur.fetchone()
+    row = await one_row(db, "PRAGMA auto_vacuum")
     if row is not None and int(row[0]) != 2:
         # Switching an existing database to incremental auto-vacuum takes one VACUUM.
         await db.execute("PRAGMA auto_vacuum=INCREMENTAL")
@@ -56,7 +55,8 @@ class SQLiteStore(SQLiteWork):
         self._listeners: list[Callable[[], None]] = []
         self._active: dict[ChatKey, int] = {}
         # Per-chat settings are read on every turn and written rarely: keep the recent ones.
-        self._settings: OrderedDict[tuple[ChatKey, str], str | None] = OrderedDict()
+        self._settings: OrderedDict[ChatKey, dict[str, str]] = OrderedDict()  # by chat
+        self._setting_writes = 0
         self.media_rows_read = 0
 
     @classmethod
@@ -101,8 +101,7 @@ class SQLiteStore(SQLiteWork):
 
     async def schema_version(self) -> int:
         """The version of the schema in the database."""
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
-            row = await cur.fetchone()
+        row = await one_row(self._db, "SELECT MAX(version) FROM schema_version")
         return int(row[0]) if row and row[0] is not None else 0
 
     async def active_conversation(self, key: ChatKey) -> int:
@@ -115,8 +114,7 @@ class SQLiteStore(SQLiteWork):
                 "SELECT id FROM conversations WHERE chat_id = ? AND thread_id = ? "
                 "AND archived_at IS NULL ORDER BY id DESC LIMIT 1"
             )
-            async with self._db.execute(sql, (key.chat_id, key.thread_id)) as cur:
-                row = await cur.fetchone()
+            row = await one_row(self._db, sql, (key.chat_id, key.thread_id))
             if row is not None:
                 conversation_id = int(row[0])
             else:
@@ -209,19 +207,21 @@ class SQLiteStore(SQLiteWork):
         The window is chosen from the (conversation_id, id, tokens) index alone, stopping
         after `max_messages` rows; only its rows are then read, and only their media.
         """
-        async with self._db.execute(md.WINDOW_KEYS, (conversation_id, max_messages)) as cur:
-            ids = md.window_ids(await cur.fetchall(), token_budget)
+        ids = md.window_ids(
+            await all_rows(self._db, md.WINDOW_KEYS, (conversation_id, max_messages)),
+            token_budget,
+        )
         if not ids:
             return []
         sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {md.WINDOW_ROWS}"
-        async with self._db.execute(sql, (conversation_id, ids[-1], ids[0])) as cur:
-            records = [row_to_record(r) for r in await cur.fetchall()]
+        rows = await all_rows(self._db, sql, (conversation_id, ids[-1], ids[0]))
+        records = [row_to_record(r) for r in rows]
         self.media_rows_read += await md.attach(records, self._load_media)
         return records
 
     async def _load_media(self, ids: list[int]) -> dict[int, str]:
-        async with self._db.execute(md.select_media(len(ids)), ids) as cur:
-            return {int(r[0]): str(r[1]) for r in await cur.fetchall()}
+        rows = await all_rows(self._db, md.select_media(len(ids)), ids)
+        return {int(r[0]): str(r[1]) for r in rows}
 
     async def prune_media(self, older_than_days: float) -> int:
         """Delete media stored more than `older_than_days` ago (0: none); how many went."""
@@ -234,22 +234,23 @@ class SQLiteStore(SQLiteWork):
 
     async def get_setting(self, key: ChatKey, name: str) -> str | None:
         """A per-chat setting, or None."""
-        slot = (key, name)
-        if slot in self._settings:
-            self._settings.move_to_end(slot)
-            return self._settings[slot]
-        sql = "SELECT value FROM chat_settings WHERE chat_id = ? AND thread_id = ? AND name = ?"
-        async with self._db.execute(sql, (key.chat_id, key.thread_id, name)) as cur:
-            row = await cur.fetchone()
-        value = None if row is None else str(row[0])
-        self._remember(slot, value)
-        return value
+        return (await self._chat_settings(key)).get(name)
 
-    def _remember(self, slot: tuple[ChatKey, str], value: str | None) -> None:
-        self._settings[slot] = value
-        self._settings.move_to_end(slot)
-        while len(self._settings) > SETTINGS_CACHE_SIZE:
-            self._settings.popitem(last=False)
+    async def _chat_settings(self, key: ChatKey) -> dict[str, str]:
+        """Every setting of a chat (or topic), read in one query on its first use."""
+        known = self._settings.get(key)
+        if known is not None:
+            self._settings.move_to_end(key)
+            return known
+        writes = self._setting_writes
+        sql = "SELECT name, value FROM chat_settings WHERE chat_id = ? AND thread_id = ?"
+        rows = await all_rows(self._db, sql, (key.chat_id, key.thread_id))
+        known = {str(row[0]): str(row[1]) for row in rows}
+        if writes == self._setting_writes:  # else a write came in meanwhile: read again later
+            self._settings[key] = known
+            while len(self._settings) > SETTINGS_CACHE_SIZE:
+                self._settings.popitem(last=False)
+        return known
 
     async def set_setting(self, key: ChatKey, name: str, value: str | None) -> None:
         """Set (or with None, clear) a per-chat setting."""
@@ -266,7 +267,13 @@ class SQLiteStore(SQLiteWork):
                     "DO UPDATE SET value = excluded.value",
                     (key.chat_id, key.thread_id, name, value),
                 )
-            self._remember((key, name), value)
+            self._setting_writes += 1
+            known = self._settings.get(key)
+            if known is not None:
+                if value is None:
+                    known.pop(name, None)
+                else:
+                    known[name] = value
 
     async def record_usage(self, usage: UsageRecord) -> None:
         """Record the tokens of one model call."""
@@ -290,16 +297,14 @@ class SQLiteStore(SQLiteWork):
         await self._db.close()
 
     async def _scalar(self, sql: str, params: tuple[object, ...] | list[object]) -> int:
-        async with self._db.execute(sql, params) as cur:
-            row = await cur.fetchone()
+        row = await one_row(self._db, sql, params)
         return int(row[0]) if row and row[0] is not None else 0
 
     async def conversations(self, key: ChatKey, offset: int, limit: int) -> ConversationPage:
         """A page of the key's saved conversations, newest first (empty archived ones left out)."""
         where = (key.chat_id, key.thread_id)
         total = await self._scalar(q.CONVERSATIONS_COUNT, where)
-        async with self._db.execute(q.CONVERSATIONS_PAGE, (*where, limit, offset)) as cur:
-            rows = await cur.fetchall()
+        rows = await all_rows(self._db, q.CONVERSATIONS_PAGE, (*where, limit, offset))
         return ConversationPage([q.summary(r) for r in rows], total)
 
     async def resume_conversation(self, key: ChatKey, conversation_id: int) -> bool:
@@ -326,15 +331,13 @@ class SQLiteStore(SQLiteWork):
             for statement in q.FORGET_STEPS:
                 await db.execute(statement, where)
             self._active.pop(key, None)
-            for slot in [s for s in self._settings if s[0] == key]:
-                del self._settings[slot]
+            self._settings.pop(key, None)
         async with self._write_lock:
             # Each step of incremental_vacuum frees one page, and execute() steps once:
             # executescript runs it to the end. The WAL still holds the deleted pages' old
             # contents until it is checkpointed.
             await self._db.executescript("PRAGMA incremental_vacuum;")
-            async with self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-                await cur.fetchall()
+            await all_rows(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
         return report
 
     async def record_turn(self, turn: TurnRecord) -> None:
@@ -345,11 +348,9 @@ class SQLiteStore(SQLiteWork):
     async def usage_by_model(self, since: float, user_id: int | None = None) -> list[ModelUsage]:
         """Turns and tokens per model since `since`, of one user or (None) of everyone."""
         sql, params = q.turns_by_model(since, user_id)
-        async with self._db.execute(sql, params) as cur:
-            turn_rows = await cur.fetchall()
+        turn_rows = await all_rows(self._db, sql, params)
         sql, params = q.tokens_by_model(since, user_id)
-        async with self._db.execute(sql, params) as cur:
-            token_rows = await cur.fetchall()
+        token_rows = await all_rows(self._db, sql, params)
         return q.merge_usage(turn_rows, token_rows)
 
     async def turn_count(
@@ -361,11 +362,9 @@ class SQLiteStore(SQLiteWork):
 
     async def turn_stats(self, since: float) -> TurnStats:
         """Active users and chats, outcomes and first-visible times since `since`."""
-        async with self._db.execute(q.ACTIVE, (since,)) as cur:
-            active = await cur.fetchone()
-        async with self._db.execute(q.OUTCOMES, (since,)) as cur:
-            outcomes = {str(r["status"]): int(r["n"]) for r in await cur.fetchall()}
-        async with self._db.execute(q.TIMES, (since,)) as cur:
-            times = [float(r[0]) for r in await cur.fetchall()]
+        active = await one_row(self._db, q.ACTIVE, (since,))
+        outcome_rows = await all_rows(self._db, q.OUTCOMES, (since,))
+        outcomes = {str(r["status"]): int(r["n"]) for r in outcome_rows}
+        times = [float(r[0]) for r in await all_rows(self._db, q.TIMES, (since,))]
         users, chats = (int(active[0]), int(active[1])) if active else (0, 0)
         return TurnStats(users, chats, outcomes, times)

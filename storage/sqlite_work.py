@@ -9,15 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from storage.models import ChatKey, InboxBatch, TurnProgress
 from storage.work import group_batches, wake
+
+
+async def one_row(
+    db: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+) -> sqlite3.Row | None:
+    """The first row of a query, in one trip to the database thread (a cursor read and
+    closed costs three, about 50 µs each)."""
+    for row in await db.execute_fetchall(sql, tuple(params)):
+        return row
+    return None
+
+
+async def all_rows(
+    db: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+) -> list[sqlite3.Row]:
+    """Every row of a query, in one trip to the database thread."""
+    return list(await db.execute_fetchall(sql, tuple(params)))
+
 
 _CLAIM = """
 UPDATE inbox SET owner = ?, lease_until = ?
@@ -76,17 +95,15 @@ class SQLiteWork:
         """Claim up to `max_conversations` unclaimed conversations with their pending items."""
         now = time.time()
         async with self._write_lock:
-            cur = await self._db.execute(
-                _CLAIM, (owner, now + lease_seconds, now, max_conversations)
+            rows = await all_rows(
+                self._db, _CLAIM, (owner, now + lease_seconds, now, max_conversations)
             )
-            rows = await cur.fetchall()
         return group_batches([(r[0], r[1], r[2], r[3]) for r in rows])
 
     async def inbox_more(self, owner: str, lease_seconds: float) -> list[InboxBatch]:
         """Claim the new updates of conversations owner already works on."""
         async with self._write_lock:
-            cur = await self._db.execute(_MORE, (owner, time.time() + lease_seconds, owner))
-            rows = await cur.fetchall()
+            rows = await all_rows(self._db, _MORE, (owner, time.time() + lease_seconds, owner))
         return group_batches([(r[0], r[1], r[2], r[3]) for r in rows])
 
     async def inbox_done(self, update_ids: list[int]) -> None:
@@ -151,12 +168,12 @@ class SQLiteWork:
 
     async def load_turn_progress(self, chat_id: int, thread_id: int) -> TurnProgress | None:
         """The recorded progress of the conversation's turn, or None."""
-        async with self._db.execute(
+        row = await one_row(
+            self._db,
             "SELECT update_ids, state, updated_at FROM turn_progress "
             "WHERE chat_id = ? AND thread_id = ?",
             (chat_id, thread_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         if row is None:
             return None
         return TurnProgress(ChatKey(chat_id, thread_id), json.loads(row[0]), row[1], row[2])
@@ -173,8 +190,9 @@ class SQLiteWork:
         """Take or renew the named lease; True if owner holds it."""
         now = time.time()
         async with self._write_lock:
-            cur = await self._db.execute(_LEAD, (name, owner, now + lease_seconds, now))
-            return await cur.fetchone() is not None
+            return (
+                await one_row(self._db, _LEAD, (name, owner, now + lease_seconds, now)) is not None
+            )
 
     async def resign_lead(self, name: str, owner: str) -> None:
         """Give up the named lease if owner holds it."""
@@ -191,10 +209,10 @@ class SQLiteWork:
                 "DELETE FROM rate_events WHERE bucket = ? AND taken_at <= ?",
                 (bucket, now - window),
             )
-            async with db.execute(
-                "SELECT taken_at FROM rate_events WHERE bucket = ? ORDER BY taken_at", (bucket,)
-            ) as cur:
-                taken = [row[0] for row in await cur.fetchall()]
+            rows = await all_rows(
+                db, "SELECT taken_at FROM rate_events WHERE bucket = ? ORDER BY taken_at", (bucket,)
+            )
+            taken = [row[0] for row in rows]
             if len(taken) < limit:
                 await db.execute(
                     "INSERT INTO rate_events (bucket, taken_at) VALUES (?, ?)", (bucket, now)

@@ -17,7 +17,7 @@ from bot.errors import (
     VisionUnsupportedError,
 )
 from bot.fallbacks import Progress, RequestShape, next_shape
-from bot.llm import LLMEvent, StreamEnd, TextDelta
+from bot.llm import LLMEvent, ReadPause, StreamEnd, TextDelta
 from bot.tools.registry import ToolRegistry, tool_from_function
 from storage import ChatKey, MessageRecord, SQLiteStore
 
@@ -38,6 +38,7 @@ class ScriptedModel:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: str | None = None,
+        pause: ReadPause | None = None,
     ) -> AsyncIterator[LLMEvent]:
         self.requests.append({"model": model, "messages": messages, "tools": tools})
         step = self.steps.pop(0)

@@ -10,14 +10,32 @@ import httpx2
 import openai
 import pytest
 
-from bot.chunks import ChunkReader, SSEDecoder, StallWatch, read_sse
+import bot.llm as llm_module
+from bot.chunks import (
+    ChunkReader,
+    FlowControl,
+    ReadPause,
+    SSEDecoder,
+    StallWatch,
+    block_events,
+    read_sse,
+)
 from bot.errors import (
     ConnectionFailedError,
+    CorruptAnswerError,
     ProviderTimeoutError,
     ServerError,
     StreamInterruptedError,
 )
-from bot.llm import LLMClient, ModelOptions, ReasoningDelta, StreamEnd, TextDelta
+from bot.llm import (
+    LLMClient,
+    ModelOptions,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+    build_openai_client,
+)
+from tests.fakes.openai import FakeOpenAI, Texts
 
 
 def _client(body: bytes, content_type: str = "text/event-stream") -> LLMClient:
@@ -285,3 +303,69 @@ async def test_a_provider_that_never_answers_the_request_times_out() -> None:
     with pytest.raises(ProviderTimeoutError):
         await _events(client)
     assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_the_text_of_one_network_read_comes_as_one_piece() -> None:
+    body = _sse(_delta(content="a"), _delta(content="b"), _delta(content="c"))
+    events = await _events(_client(body))
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["abc"]
+
+
+def test_a_bad_payload_ends_a_read_after_the_good_ones_before_it() -> None:
+    reader = ChunkReader()
+    good = json.dumps(_delta(content="Hi")).encode()
+    events, failure = block_events([good, good, b"{not json", good], reader)
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["HiHi"]
+    assert isinstance(failure, CorruptAnswerError)
+    events, failure = block_events([good, b"[DONE]", b"{after the end"], ChunkReader())
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hi"] and failure is None
+
+
+async def _paced_stream(
+    pause: ReadPause | None, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], list[bool]]:
+    """30 one-letter chunks 10 ms apart from the fake provider, read through the SDK's own
+    aiohttp client; the text pieces, and whether the socket was being read mid-pause."""
+    flows: list[FlowControl] = []
+    reading: list[bool] = []
+    found = llm_module.network_transport
+
+    def spy(response: httpx2.Response) -> FlowControl | None:
+        flow = found(response)
+        flows.extend([flow] if flow is not None else [])
+        return flow
+
+    def watched() -> float:
+        assert pause is not None
+        seconds = pause()
+        later = asyncio.get_running_loop().call_later
+        later(seconds / 2, lambda: reading.extend(f.is_reading() for f in flows))
+        return seconds
+
+    monkeypatch.setattr(llm_module, "network_transport", spy)
+    async with FakeOpenAI() as provider:
+        provider.script(Texts(list("abcdefghijklmnopqrstuvwxyz0123"), 0.01))
+        sdk = build_openai_client(provider.api_key, provider.base_url, 30, 5)
+        client = LLMClient(
+            sdk, options=ModelOptions(), stall_timeout=5, max_retries=0, max_retry_wait=0
+        )
+        messages = [{"role": "user", "content": "x"}]
+        stream = client.stream(
+            model="gpt-4o-mini", messages=messages, pause=watched if pause else None
+        )
+        events = [e async for e in stream]
+        await sdk.close()
+    return [e.text for e in events if isinstance(e, TextDelta)], reading
+
+
+async def test_the_socket_goes_unread_while_the_reply_cannot_show_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pieces, _ = await _paced_stream(None, monkeypatch)
+    assert "".join(pieces) == "abcdefghijklmnopqrstuvwxyz0123"
+    assert len(pieces) >= 20  # read as the chunks come: about one read each
+
+    pieces, reading = await _paced_stream(lambda: 0.12, monkeypatch)
+    assert "".join(pieces) == "abcdefghijklmnopqrstuvwxyz0123"
+    assert len(pieces) <= 6  # 0.3 s of chunks in reads 0.12 s apart
+    assert reading and not any(reading)  # the installed SDK's transport was found and paused

@@ -24,7 +24,7 @@ class Scripted:
         self.calls: list[dict[str, Any]] = []
 
     async def stream(
-        self, *, model, messages, tools=None, tool_choice=None
+        self, *, model, messages, tools=None, tool_choice=None, pause=None
     ) -> AsyncIterator[LLMEvent]:
         self.calls.append({"model": model, "tools": tools, "messages": messages})
         if self.after:

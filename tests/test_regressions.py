@@ -133,7 +133,7 @@ class _ToolThenShrink:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    async def stream(self, *, model, messages, tools=None, tool_choice=None):
+    async def stream(self, *, model, messages, tools=None, tool_choice=None, pause=None):
         self.calls.append([m["role"] for m in messages])
         if len(self.calls) == 1:
             yield StreamEnd("tool_calls", tool_calls=[ToolCall("c1", "big", '{"query": "a"}')])
