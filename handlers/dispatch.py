@@ -111,6 +111,7 @@ class Dispatcher:
         self._working: dict[ChatKey, _Conversation] = {}
         self._loop: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
+        self._full = False  # the last claim was skipped: every worker slot was taken
         self.processed = 0
 
     def wake(self) -> None:
@@ -130,6 +131,7 @@ class Dispatcher:
             try:
                 await self._hand_over(await self._store.inbox_more(*self._claim_args()))
                 free = self._config.max_conversations - len(self._working)
+                self._full = free <= 0
                 batches = []
                 if free > 0:
                     owner, lease = self._claim_args()
@@ -158,7 +160,10 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._wakeup.set()  # a conversation became free: its newer updates may be claimed
+        if self._full:
+            self._wakeup.set()  # a worker slot became free: claim what waited for one
+        # Otherwise nothing waits: what arrives for a conversation is claimed when its
+        # arrival wakes the loop, by the worker that has it or by a new one.
 
     async def _work(self, key: ChatKey, conversation: _Conversation) -> None:
         """Handle a conversation's updates as they come (their handlers keep the order);

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import Harness
+import itertools
+
+from tests.conftest import USER, Harness
 from tests.fakes.openai import Text
 
 GROUP = -100321
@@ -43,3 +45,19 @@ async def test_a_settings_command_meeting_a_database_error_says_so(harness: Harn
     texts = await harness.notice()
     assert texts == ["Something went wrong on my side. Please try again."]
     assert not any("disk I/O" in t for t in texts)
+
+
+async def test_chats_past_the_concurrency_limit_are_taken_as_soon_as_a_slot_frees(
+    harness: Harness,
+) -> None:
+    await harness.restart(max_concurrent_updates=1)
+    harness.provider.set_default(lambda body: [Text("done", delay=0.3)])
+    chats = [USER + 1, USER + 2, USER + 3]
+    for chat in chats:
+        harness.say("hello", chat_id=chat)
+    for chat in chats:
+        assert await harness.answer(chat) == ["done"]
+    starts = sorted(r.time for r in harness.provider.requests if r.path.endswith("/completions"))
+    assert len(starts) == 3
+    # One at a time; the next chat starts when a slot frees, not at the next idle look (1 s).
+    assert all(0.25 < later - earlier < 0.8 for earlier, later in itertools.pairwise(starts))
