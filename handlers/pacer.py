@@ -30,6 +30,7 @@ GLOBAL_MARGIN = 0.85
 @dataclass
 class _ChatState:
     next_at: float = 0.0
+    expected_at: float = 0.0  # the earliest a call waiting for the bot's budget can go
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     window: deque[float] = field(default_factory=deque)
     users: int = 0
@@ -53,6 +54,13 @@ class GlobalBucket:
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
+
+    def expected_wait(self, urgent: bool) -> float:
+        """At least how long a call queued now waits for its token (an urgent call queued
+        later still goes first)."""
+        self._refill()
+        ahead = sum(1 for p, _, f in self._waiters if not f.done() and (p == 0 or not urgent))
+        return max(ahead + 1 - self._tokens, 0.0) / self._rate
 
     async def acquire(self, urgent: bool) -> None:
         """Take one token, waiting for it when the bucket is empty."""
@@ -126,12 +134,13 @@ class Pacer:
         return state.window[-max(allowed, 1)] + GROUP_WINDOW - now
 
     def chat_wait(self, chat_id: int, is_group: bool) -> float:
-        """Seconds until this chat's own pace (and a group's minute) lets a routine call go."""
+        """Seconds until this chat's next routine call can go, at the earliest: its own pace,
+        a group's minute, and the place of a waiting call in the bot's queue."""
         state = self._chats.get(chat_id)
         if state is None:
             return 0.0
         now = self._clock()
-        wait = state.next_at - now
+        wait = max(state.next_at, state.expected_at) - now
         if is_group:
             wait = max(wait, self._window_wait(state, now, urgent=False))
         return max(wait, 0.0)
@@ -157,6 +166,7 @@ class Pacer:
                         break
                     await self._sleep(wait)
                 if counted:
+                    state.expected_at = self._clock() + self._global.expected_wait(urgent)
                     await self._global.acquire(urgent)
                 if self._shared is not None:
                     await self._take_shared(chat_id, is_group, counted)

@@ -7,6 +7,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from handlers.pacer import Pacer
 from handlers.reply import MAX_READ_PAUSE, READ_LEAD, READ_SLICE, LiveReply, ReplyTarget
 from tests.test_pacer import VirtualClock, make
 
@@ -90,3 +91,31 @@ async def test_a_chats_wait_is_what_is_left_of_its_pace() -> None:
     first = clock.now - 17 * 3.0  # 3 s apart
     clock.now += 3.0  # past the group's pace: now its minute holds the next routine call
     assert abs(pacer.chat_wait(-5, is_group=True) - (first + 60 - clock.now)) < 1e-6
+
+
+async def test_a_call_queued_for_the_bots_budget_counts_its_place_in_the_queue() -> None:
+    clock = VirtualClock()
+    frozen = asyncio.Event()
+
+    async def never(seconds: float) -> None:
+        await frozen.wait()  # time stands still: the queue stays as it is
+
+    pacer = Pacer(
+        private_interval=1.0,
+        group_interval=3.0,
+        global_rate=10.0,
+        group_per_minute=20,
+        clock=clock,
+        sleep=never,
+    )
+    for chat in (1, 2, 3):  # the bucket's burst of three
+        await pacer.acquire(chat, is_group=False, urgent=False)
+    queued = [asyncio.create_task(pacer.acquire(c, False, urgent=False)) for c in (4, 5, 6, 7)]
+    await _settle(lambda: all(pacer.chat_wait(c, False) > 0 for c in (4, 5, 6, 7)))
+    rate = 10.0 * 0.85
+    assert abs(pacer.chat_wait(4, False) - 1 / rate) < 1e-6  # first in line
+    assert abs(pacer.chat_wait(7, False) - 4 / rate) < 1e-6  # three ahead of it
+    assert pacer.chat_wait(1, False) == 1.0  # served: only its own pace is left
+    for task in queued:
+        task.cancel()
+    await asyncio.gather(*queued, return_exceptions=True)
