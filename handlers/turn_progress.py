@@ -3,7 +3,9 @@
 While a turn runs, the store holds which Telegram message it answers, the stored question
 and the messages of its live reply. When the same question is handled again (the process
 died and its update came back from the inbox), the answer replaces the half-written reply in
-place, says that a restart interrupted it, and the question is not stored twice.
+place, says that a restart interrupted it, and the question is not stored twice; a question
+whose turn had ended (the process died before marking its update done) is not answered
+again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Progress:
     question_message_id: int
     user_message_id: int | None = None
     message_ids: list[int] = field(default_factory=list)
+    answered: bool = False  # the turn ended; its update may not be marked done yet
 
 
 class ProgressRecorder:
@@ -41,7 +44,8 @@ class ProgressRecorder:
     async def begin(
         cls, store: Store, key: ChatKey, question_message_id: int
     ) -> tuple[ProgressRecorder, Progress | None]:
-        """Start recording; also the progress an interrupted run left for this question."""
+        """Start recording; also the progress an earlier run left for this question (cut by a
+        restart, or `answered` when the process died before its update was marked done)."""
         left: Progress | None = None
         try:
             found = await store.load_turn_progress(key.chat_id, key.thread_id)
@@ -52,7 +56,7 @@ class ProgressRecorder:
         except Exception:
             log.exception("could not read the turn progress of chat %s", key.chat_id)
         recorder = cls(store, key, Progress(question_message_id))
-        if left is not None:
+        if left is not None and not left.answered:
             recorder.progress.message_ids = list(left.message_ids)
             recorder.progress.user_message_id = left.user_message_id
         # Nothing is written yet: the row is written once there is something to finish
@@ -90,11 +94,11 @@ class ProgressRecorder:
             log.exception("could not record the turn progress of chat %s", self._key.chat_id)
 
     async def end(self) -> None:
-        """The turn ended: nothing is left to finish."""
+        """The turn ended: recorded as answered, so that its update, handled again because
+        the process died before marking it done, is not answered a second time. The row
+        stays until the conversation's next turn writes its own."""
         if self._writing is not None:
             self._dirty = False
             await self._writing
-        try:
-            await self._store.clear_turn_progress(self._key.chat_id, self._key.thread_id)
-        except Exception:
-            log.exception("could not clear the turn progress of chat %s", self._key.chat_id)
+        self.progress.answered = True
+        await self._write()

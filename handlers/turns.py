@@ -75,8 +75,9 @@ async def _keep_typing(message: Message, reply: LiveReply) -> None:
 
 async def answer(
     services: Services, message: Message, question: Question, place: Place
-) -> TurnOutcome:
-    """Answer `question` from `message` once its place comes, streaming the reply live."""
+) -> TurnOutcome | None:
+    """Answer `question` from `message` once its place comes, streaming the reply live;
+    None when it was answered before a restart (its update came back undone)."""
     received = time.monotonic()
     if place.waiting:
         await _typing(message)  # seen at once; answered after the turn before it
@@ -89,6 +90,11 @@ async def answer(
     turn = await _turn_input(services, message, question, key)
     asked_id = question.question_message_id or message.message_id
     recorder, left = await ProgressRecorder.begin(services.store, key, asked_id)
+    if left is not None and left.answered:
+        if turn.reask_message_id is None and not question.reuse:
+            log.info("message %s was answered before a restart: not answering again", asked_id)
+            return None
+        left = None  # asked again on purpose (regenerate, an edit): a new answer
     turn.on_question_stored = recorder.question_stored
     if left is not None:
         _resume(question, turn, left)

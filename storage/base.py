@@ -155,11 +155,8 @@ class Store(Protocol):
         ...
 
     async def load_turn_progress(self, chat_id: int, thread_id: int) -> TurnProgress | None:
-        """The recorded progress of the conversation's turn (left by a crash), or None."""
-        ...
-
-    async def clear_turn_progress(self, chat_id: int, thread_id: int) -> None:
-        """Forget the conversation's turn progress (the turn ended)."""
+        """The recorded progress of the conversation's turn, or None: left by a crash, or
+        by a turn that ended (then marked answered)."""
         ...
 
     async def try_lead(self, name: str, owner: str, lease_seconds: float) -> bool:

@@ -256,12 +256,6 @@ class PostgresWork:
             return None
         return TurnProgress(ChatKey(chat_id, thread_id), json.loads(row[0]), row[1], row[2])
 
-    async def clear_turn_progress(self, chat_id: int, thread_id: int) -> None:
-        """Forget the conversation's turn progress."""
-        await self._pool.execute(
-            "DELETE FROM turn_progress WHERE chat_id = $1 AND thread_id = $2", chat_id, thread_id
-        )
-
     async def try_lead(self, name: str, owner: str, lease_seconds: float) -> bool:
         """Take or renew the named lease; True if owner holds it."""
         now = time.time()

@@ -178,14 +178,6 @@ class SQLiteWork:
             return None
         return TurnProgress(ChatKey(chat_id, thread_id), json.loads(row[0]), row[1], row[2])
 
-    async def clear_turn_progress(self, chat_id: int, thread_id: int) -> None:
-        """Forget the conversation's turn progress."""
-        async with self._write_lock:
-            await self._db.execute(
-                "DELETE FROM turn_progress WHERE chat_id = ? AND thread_id = ?",
-                (chat_id, thread_id),
-            )
-
     async def try_lead(self, name: str, owner: str, lease_seconds: float) -> bool:
         """Take or renew the named lease; True if owner holds it."""
         now = time.time()

@@ -4,9 +4,11 @@ a killed process, a graceful stop, webhook retries and several replicas."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from bot.app import BotRuntime
 from handlers.intake import derive_webhook_secret
+from storage import sqlite_path
 from tests.conftest import API_KEY, MODEL, TOKEN, USER, Harness, make_settings
 from tests.databases import fresh_database_url
 from tests.fakes.openai import FakeOpenAI, Text, Texts
@@ -311,3 +315,40 @@ async def test_a_telegram_outage_loses_nothing(harness: Harness) -> None:
     stored = [m.content for m in await harness.stored(USER + 1) if m.role == "user"]
     assert stored == ["during one", "during two"], "nothing lost"
     assert len(failed()) >= 2, "the outage really happened"
+
+
+async def _run_sql(database_url: str, sql: str, *args: Any) -> list[Any]:
+    """One statement on a connection of its own; the rows it returns."""
+    if database_url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(sqlite_path(database_url))) as db:
+            rows = db.execute(sql.replace("$1", "?"), args).fetchall()
+            db.commit()
+            return rows
+    conn = await asyncpg.connect(database_url)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def test_a_question_answered_just_before_a_crash_is_not_answered_twice(
+    harness: Harness,
+) -> None:
+    harness.provider.set_default(lambda body: [Text("only once")])
+    harness.say("hello")
+    update_id = harness.telegram.updates[-1]["update_id"]
+    assert await harness.answer() == ["only once"]
+    await harness.stop()
+    # What a process that died between the end of the turn and marking its update leaves:
+    undone = "UPDATE inbox SET done_at = NULL, owner = NULL, lease_until = NULL"
+    await _run_sql(harness.database_url, undone + " WHERE update_id = $1", update_id)
+
+    await harness.start()
+    done = "SELECT update_id FROM inbox WHERE done_at IS NOT NULL AND update_id = $1"
+    deadline = time.monotonic() + 10
+    while not await _run_sql(harness.database_url, done, update_id):
+        assert time.monotonic() < deadline, "the update came back and was never handled"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert len(harness.provider.chat_requests()) == 1
+    assert [m.text for m in harness.telegram.bot_messages(USER)] == ["only once"]
