@@ -295,11 +295,14 @@ ReadPause = Callable[[], float]  # seconds the stream may now go unread (0: read
 class FlowControl(Protocol):
     """The part of an asyncio transport that stops and restarts reading the socket."""
 
-    def pause_reading(self) -> None: ...
+    def pause_reading(self) -> None:
+        """Stop reading the socket (what arrives waits in the kernel)."""
 
-    def resume_reading(self) -> None: ...
+    def resume_reading(self) -> None:
+        """Read the socket again."""
 
-    def is_reading(self) -> bool: ...
+    def is_reading(self) -> bool:
+        """Whether the socket is being read (False once closing)."""
 
 
 async def read_sse(

@@ -10,11 +10,13 @@ from bot.chat_settings import LAST_ANSWER, AnswerRecord
 from bot.i18n import translate
 from handlers.access import Access, access_of, admitted, is_admin
 from handlers.addressing import chat_key, is_group, language_of
-from handlers.answer_controls import CONTINUE, REGENERATE, STOP, stop_payload
+from handlers.answer_controls import ANY_ANSWER, CONTINUE, REGENERATE, STOP, stop_payload
 from handlers.context import BotContext, Services
 from handlers.groups import is_group_admin, message_text, strip_mention, with_quote
 from handlers.notices import notify
+from handlers.turn_progress import unfinished_turn
 from handlers.turns import Question, answer
+from storage import ChatKey
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +132,28 @@ async def stop_command(update: Update, context: BotContext) -> None:
     if not await admitted(services, message):
         return
     language = language_of(message.from_user, services.settings.default_language)
-    running = services.running.get(chat_key(message))
+    key = chat_key(message)
+    running = services.running.get(key)
     if running is None:
-        await notify(services, message, translate(language, "stop_nothing"))
+        await _stop_elsewhere(services, message, key, language)
     elif not await may_control(services, message, message.from_user, running.asker_id):
         await notify(services, message, translate(language, "toast_not_yours"))
     else:
         running.stop.set()
+
+
+async def _stop_elsewhere(
+    services: Services, message: Message, key: ChatKey, language: str
+) -> None:
+    """/stop for an answer this replica does not run: another one may (the store says whose
+    turn runs); it is told to stop it, after the same check of who asks."""
+    turn = await unfinished_turn(services.store, key)
+    if turn is None or message.from_user is None:
+        await notify(services, message, translate(language, "stop_nothing"))
+    elif not await may_control(services, message, message.from_user, turn.asker_id):
+        await notify(services, message, translate(language, "toast_not_yours"))
+    elif not await services.store.publish_stop(key, ANY_ANSWER):
+        await notify(services, message, translate(language, "stop_nothing"))
 
 
 def _edited_question(services: Services, message: Message) -> str | None:

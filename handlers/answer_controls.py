@@ -17,6 +17,9 @@ from storage import ChatKey
 STOP, REGENERATE, CONTINUE = "as", "ar", "ac"
 
 
+ANY_ANSWER = "*"  # a stop for whichever answer runs (never a button's token)
+
+
 @dataclass
 class RunningAnswer:
     """An answer being written: how to stop it, and who may."""
@@ -49,9 +52,10 @@ class RunningAnswers:
         return self._by_key.get(key)
 
     def stop(self, key: ChatKey, token: str) -> None:
-        """Stop the conversation's running answer if it is the one `token` names."""
+        """Stop the conversation's running answer if it is the one `token` names (any one
+        for ANY_ANSWER: a typed /stop)."""
         running = self._by_key.get(key)
-        if running is not None and running.token == token:
+        if running is not None and token in (running.token, ANY_ANSWER):
             running.stop.set()
 
 

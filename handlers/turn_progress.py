@@ -28,6 +28,7 @@ class Progress:
     user_message_id: int | None = None
     message_ids: list[int] = field(default_factory=list)
     answered: bool = False  # the turn ended; its update may not be marked done yet
+    asker_id: int | None = None  # who may stop it from another replica (with the admins)
 
 
 class ProgressRecorder:
@@ -42,7 +43,7 @@ class ProgressRecorder:
 
     @classmethod
     async def begin(
-        cls, store: Store, key: ChatKey, question_message_id: int
+        cls, store: Store, key: ChatKey, question_message_id: int, asker_id: int | None
     ) -> tuple[ProgressRecorder, Progress | None]:
         """Start recording; also the progress an earlier run left for this question (cut by a
         restart, or `answered` when the process died before its update was marked done)."""
@@ -55,7 +56,7 @@ class ProgressRecorder:
                     left = earlier
         except Exception:
             log.exception("could not read the turn progress of chat %s", key.chat_id)
-        recorder = cls(store, key, Progress(question_message_id))
+        recorder = cls(store, key, Progress(question_message_id, asker_id=asker_id))
         if left is not None and not left.answered:
             recorder.progress.message_ids = list(left.message_ids)
             recorder.progress.user_message_id = left.user_message_id
@@ -102,3 +103,14 @@ class ProgressRecorder:
             await self._writing
         self.progress.answered = True
         await self._write()
+
+
+async def unfinished_turn(store: Store, key: ChatKey) -> Progress | None:
+    """The conversation's turn that is recorded as running (on some replica), or None."""
+    try:
+        found = await store.load_turn_progress(key.chat_id, key.thread_id)
+        progress = Progress(**json.loads(found.state)) if found is not None else None
+    except Exception:
+        log.exception("could not read the turn progress of chat %s", key.chat_id)
+        return None
+    return progress if progress is not None and not progress.answered else None

@@ -89,12 +89,12 @@ async def answer(
         return await _refuse(services, message, key, refusal, asker)
     turn = await _turn_input(services, message, question, key)
     asked_id = question.question_message_id or message.message_id
-    recorder, left = await ProgressRecorder.begin(services.store, key, asked_id)
+    recorder, left = await ProgressRecorder.begin(services.store, key, asked_id, turn.user_id)
     if left is not None and left.answered:
-        if turn.reask_message_id is None and not question.reuse:
+        if _plain(question):
             log.info("message %s was answered before a restart: not answering again", asked_id)
             return None
-        left = None  # asked again on purpose (regenerate, an edit): a new answer
+        left = None  # asked again on purpose (regenerate, continue, an edit): a new answer
     turn.on_question_stored = recorder.question_stored
     if left is not None:
         _resume(question, turn, left)
@@ -118,6 +118,16 @@ async def answer(
     for listener in services.turn_listeners:
         listener(key, outcome)
     return outcome
+
+
+def _plain(question: Question) -> bool:
+    """Whether the question is its message itself, asked for the first time (not a press
+    of Regenerate or Continue, not an edit): such a message is answered once."""
+    return (
+        question.question_message_id is None
+        and question.reask_message_id is None
+        and (not question.reuse)
+    )
 
 
 def _resume(question: Question, turn: TurnInput, left: Progress) -> None:

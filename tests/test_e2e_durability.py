@@ -277,6 +277,23 @@ async def test_stop_works_whichever_replica_gets_the_press(
         assert telegram.callback_answers()[-1].get("text") == "Stopping…"
 
 
+@pytest.mark.parametrize("typed_on", [0, 1])
+async def test_a_typed_stop_works_whichever_replica_gets_it(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, typed_on: int
+) -> None:
+    async with _replicas(telegram, provider, tmp_path, 2) as deliver:
+        provider.set_default(lambda body: [Texts([f"w{i} " for i in range(400)], delay=0.02)])
+        telegram.user_message(USER, "write a lot")
+        assert await deliver(0) == 200
+        await telegram.wait_for(lambda: "w5" in (telegram.last_text(USER) or ""), timeout=10)
+        telegram.user_message(USER, "/stop")
+        assert await deliver(typed_on) == 200
+        stopped = lambda: (telegram.last_text(USER) or "").endswith("⏹ Stopped.")  # noqa: E731
+        await telegram.wait_for(stopped, timeout=5)
+        assert "w399" not in (telegram.last_text(USER) or "")
+        assert len(telegram.bot_messages(USER)) == 1, "no 'nothing to stop' notice"
+
+
 def _assert_answered_in_order(
     telegram: FakeTelegram, provider: FakeOpenAI, user: int, words: list[str]
 ) -> None:
