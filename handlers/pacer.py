@@ -180,11 +180,20 @@ class Pacer:
             if self._calls % 1000 == 0:
                 self._sweep()
 
-    async def _take_shared(self, chat_id: int, is_group: bool, counted: bool) -> None:
+    async def count(self, chat_id: int, is_group: bool) -> None:
+        """Take the bot-wide budget for a call whose chat slot was taken uncounted: a draft's
+        slot that goes to the final message instead (it comes first among waiting calls)."""
+        await self._global.acquire(True)
+        if self._shared is not None:
+            await self._take_shared(chat_id, is_group, counted=True, own_pace=False)
+
+    async def _take_shared(
+        self, chat_id: int, is_group: bool, counted: bool, own_pace: bool = True
+    ) -> None:
         """Wait for the replicas' shared budgets: the bot's second, the group's minute,
         the chat's pace."""
         assert self._shared is not None
-        budgets = [(f"chat:{chat_id}", self.interval(is_group) * 0.95, 1)]
+        budgets = [(f"chat:{chat_id}", self.interval(is_group) * 0.95, 1)] if own_pace else []
         if is_group and counted:
             budgets.append((f"group:{chat_id}", GROUP_WINDOW, self._group_per_minute))
         if counted:

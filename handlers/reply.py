@@ -341,8 +341,11 @@ class LiveReply:
                 )
             finally:
                 self._pacing = False
-            # The answer may have ended during the wait: then this edit is the final one.
-            final = final or (self._final and not draft)
+            # The answer may have ended during the wait: then this call is the final one (a
+            # draft's slot goes to the final message, with the bot-wide budget it needs).
+            if draft and self._final and not final:
+                await self._pacer.count(self._target.chat_id, self._target.is_group)
+            final = final or self._final
             change = self._next_change(final)
             if change is None:
                 return

@@ -69,3 +69,19 @@ async def test_draft_mode_errors_still_arrive_as_messages(harness: Harness) -> N
     harness.provider.script(Text("fine"))
     harness.say("again")
     assert (await harness.answer(count=2, turns=2))[-1] == "fine"
+
+
+async def test_an_answer_that_ends_while_a_draft_waits_lands_in_that_slot(
+    harness: Harness,
+) -> None:
+    await harness.restart(stream_mode="draft", edit_interval_private=1.0)
+    words = [f"w{i} " for i in range(150)]
+    harness.provider.script(Texts(words, delay=0.01))  # 1.5 s: drafts at 0 s and 1 s
+    harness.say("stream it")
+    full = "".join(words).strip()
+    assert await harness.answer(timeout=15) == [full]
+    drafts = [d["text"] for d in harness.telegram.drafts[USER]]
+    assert full not in drafts, "no draft of the whole answer before the message"
+    last_chunk = harness.provider.requests[-1].last_chunk_at
+    final = harness.telegram.calls_for("sendMessage", USER)[-1]
+    assert last_chunk is not None and final.time - last_chunk < 1.0, "the next slot, not one more"
