@@ -258,40 +258,44 @@ async def test_replicas_keep_each_conversations_order(
             _assert_answered_in_order(telegram, provider, user, said)
 
 
-@pytest.mark.parametrize("pressed_on", [0, 1])
-async def test_stop_works_whichever_replica_gets_the_press(
-    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, pressed_on: int
+async def _stop_on_replica(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, stop: Callable[[], None], on: int
 ) -> None:
+    """A long answer runs on replica 0; `stop()` makes the update that stops it, delivered to
+    replica `on`: the answer ends stopped, long before its end."""
     async with _replicas(telegram, provider, tmp_path, 2) as deliver:
         provider.set_default(lambda body: [Texts([f"w{i} " for i in range(400)], delay=0.02)])
         telegram.user_message(USER, "write a lot")
         assert await deliver(0) == 200
         await telegram.wait_for(lambda: "w5" in (telegram.last_text(USER) or ""), timeout=10)
-        (message,) = telegram.bot_messages(USER)
-        (stop,) = telegram.buttons(USER, message.message_id)
-        telegram.press_button(USER, message.message_id, stop["callback_data"])
-        assert await deliver(pressed_on) == 200
+        stop()
+        assert await deliver(on) == 200
         stopped = lambda: (telegram.last_text(USER) or "").endswith("⏹ Stopped.")  # noqa: E731
         await telegram.wait_for(stopped, timeout=5)
         assert "w399" not in (telegram.last_text(USER) or "")
-        assert telegram.callback_answers()[-1].get("text") == "Stopping…"
+
+
+@pytest.mark.parametrize("pressed_on", [0, 1])
+async def test_stop_works_whichever_replica_gets_the_press(
+    telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, pressed_on: int
+) -> None:
+    def press() -> None:
+        (message,) = telegram.bot_messages(USER)
+        (stop,) = telegram.buttons(USER, message.message_id)
+        telegram.press_button(USER, message.message_id, stop["callback_data"])
+
+    await _stop_on_replica(telegram, provider, tmp_path, press, pressed_on)
+    assert telegram.callback_answers()[-1].get("text") == "Stopping…"
 
 
 @pytest.mark.parametrize("typed_on", [0, 1])
 async def test_a_typed_stop_works_whichever_replica_gets_it(
     telegram: FakeTelegram, provider: FakeOpenAI, tmp_path: Path, typed_on: int
 ) -> None:
-    async with _replicas(telegram, provider, tmp_path, 2) as deliver:
-        provider.set_default(lambda body: [Texts([f"w{i} " for i in range(400)], delay=0.02)])
-        telegram.user_message(USER, "write a lot")
-        assert await deliver(0) == 200
-        await telegram.wait_for(lambda: "w5" in (telegram.last_text(USER) or ""), timeout=10)
-        telegram.user_message(USER, "/stop")
-        assert await deliver(typed_on) == 200
-        stopped = lambda: (telegram.last_text(USER) or "").endswith("⏹ Stopped.")  # noqa: E731
-        await telegram.wait_for(stopped, timeout=5)
-        assert "w399" not in (telegram.last_text(USER) or "")
-        assert len(telegram.bot_messages(USER)) == 1, "no 'nothing to stop' notice"
+    await _stop_on_replica(
+        telegram, provider, tmp_path, lambda: telegram.user_message(USER, "/stop"), typed_on
+    )
+    assert len(telegram.bot_messages(USER)) == 1, "no 'nothing to stop' notice"
 
 
 def _assert_answered_in_order(
