@@ -16,7 +16,6 @@ from handlers.groups import is_group_admin, message_text, strip_mention, with_qu
 from handlers.notices import notify
 from handlers.turn_progress import unfinished_turn
 from handlers.turns import Question, answer
-from storage import ChatKey
 
 log = logging.getLogger(__name__)
 
@@ -133,25 +132,15 @@ async def stop_command(update: Update, context: BotContext) -> None:
         return
     language = language_of(message.from_user, services.settings.default_language)
     key = chat_key(message)
+    # Running here, or (the store says) on another replica, which is then told to stop it.
     running = services.running.get(key)
-    if running is None:
-        await _stop_elsewhere(services, message, key, language)
-    elif not await may_control(services, message, message.from_user, running.asker_id):
-        await notify(services, message, translate(language, "toast_not_yours"))
-    else:
-        running.stop.set()
-
-
-async def _stop_elsewhere(
-    services: Services, message: Message, key: ChatKey, language: str
-) -> None:
-    """/stop for an answer this replica does not run: another one may (the store says whose
-    turn runs); it is told to stop it, after the same check of who asks."""
-    turn = await unfinished_turn(services.store, key)
-    if turn is None or message.from_user is None:
+    turn = running or await unfinished_turn(services.store, key)
+    if turn is None:
         await notify(services, message, translate(language, "stop_nothing"))
     elif not await may_control(services, message, message.from_user, turn.asker_id):
         await notify(services, message, translate(language, "toast_not_yours"))
+    elif running is not None:
+        running.stop.set()
     elif not await services.store.publish_stop(key, ANY_ANSWER):
         await notify(services, message, translate(language, "stop_nothing"))
 

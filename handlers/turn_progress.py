@@ -47,15 +47,8 @@ class ProgressRecorder:
     ) -> tuple[ProgressRecorder, Progress | None]:
         """Start recording; also the progress an earlier run left for this question (cut by a
         restart, or `answered` when the process died before its update was marked done)."""
-        left: Progress | None = None
-        try:
-            found = await store.load_turn_progress(key.chat_id, key.thread_id)
-            if found is not None:
-                earlier = Progress(**json.loads(found.state))
-                if earlier.question_message_id == question_message_id:
-                    left = earlier
-        except Exception:
-            log.exception("could not read the turn progress of chat %s", key.chat_id)
+        earlier = await recorded_turn(store, key)
+        left = earlier if earlier and earlier.question_message_id == question_message_id else None
         recorder = cls(store, key, Progress(question_message_id, asker_id=asker_id))
         if left is not None and not left.answered:
             recorder.progress.message_ids = list(left.message_ids)
@@ -105,12 +98,18 @@ class ProgressRecorder:
         await self._write()
 
 
-async def unfinished_turn(store: Store, key: ChatKey) -> Progress | None:
-    """The conversation's turn that is recorded as running (on some replica), or None."""
+async def recorded_turn(store: Store, key: ChatKey) -> Progress | None:
+    """What is recorded of the conversation's latest turn (running, cut by a restart, or
+    answered), or None (nothing, or unreadable: logged)."""
     try:
         found = await store.load_turn_progress(key.chat_id, key.thread_id)
-        progress = Progress(**json.loads(found.state)) if found is not None else None
+        return Progress(**json.loads(found.state)) if found is not None else None
     except Exception:
         log.exception("could not read the turn progress of chat %s", key.chat_id)
         return None
+
+
+async def unfinished_turn(store: Store, key: ChatKey) -> Progress | None:
+    """The conversation's turn that is recorded as running (on some replica), or None."""
+    progress = await recorded_turn(store, key)
     return progress if progress is not None and not progress.answered else None

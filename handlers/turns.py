@@ -85,16 +85,18 @@ async def answer(
     started = time.monotonic()
     key = chat_key(message)
     asker = question.asked_by or message.from_user
-    if (refusal := await _quota_refusal(services, message, asker)) is not None:
-        return await _refuse(services, message, key, refusal, asker)
-    turn = await _turn_input(services, message, question, key)
     asked_id = question.question_message_id or message.message_id
-    recorder, left = await ProgressRecorder.begin(services.store, key, asked_id, turn.user_id)
+    recorder, left = await ProgressRecorder.begin(
+        services.store, key, asked_id, asker.id if asker else None
+    )
     if left is not None and left.answered:
-        if _plain(question):
+        if _plain(question):  # checked first: nothing else is read for it, nothing said
             log.info("message %s was answered before a restart: not answering again", asked_id)
             return None
         left = None  # asked again on purpose (regenerate, continue, an edit): a new answer
+    if (refusal := await _quota_refusal(services, message, asker)) is not None:
+        return await _refuse(services, message, key, refusal, asker)
+    turn = await _turn_input(services, message, question, key)
     turn.on_question_stored = recorder.question_stored
     if left is not None:
         _resume(question, turn, left)
