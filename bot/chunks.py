@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from bot.errors import (
     ConnectionFailedError,
     CorruptAnswerError,
@@ -83,9 +85,13 @@ class ChunkReader:
         self.done = False  # `data: [DONE]` arrived
 
     @staticmethod
-    def _parse(raw: str | bytes) -> Any:
-        """One JSON payload."""
+    def parse(raw: str | bytes) -> Any:
+        """One JSON payload (CorruptAnswerError when it is not JSON)."""
         try:
+            return orjson.loads(raw)
+        except ValueError:
+            pass
+        try:  # what orjson refuses and the standard library reads (NaN, UTF-16, lone surrogates)
             return json.loads(raw)
         except ValueError as exc:
             raise CorruptAnswerError(f"unreadable chunk: {raw[:80]!r}") from exc
@@ -102,7 +108,7 @@ class ChunkReader:
 
     def feed(self, payload: bytes) -> list[LLMEvent]:
         """The events of one SSE data payload."""
-        return self.take(self._parse(payload), payload)
+        return self.take(self.parse(payload), payload)
 
     def take(self, value: Any, raw: bytes) -> list[LLMEvent]:
         """The events of one parsed payload (`raw` is its text, for the error message)."""
@@ -115,14 +121,14 @@ class ChunkReader:
         """Several payloads parsed in one call (a third of the cost of one call each), or
         None when one of them is not a single JSON value."""
         try:
-            values = json.loads(b"[" + b",".join(payloads) + b"]")
+            values = orjson.loads(b"[" + b",".join(payloads) + b"]")
         except ValueError:
             return None
         return values if isinstance(values, list) and len(values) == len(payloads) else None
 
     def whole(self, body: bytes) -> list[LLMEvent]:
         """The events of a non-streamed completion (a gateway that ignored stream=True)."""
-        completion = self._parse(body)
+        completion = self.parse(body)
         if not isinstance(completion, dict):
             raise CorruptAnswerError("the answer is not a JSON object")
         self._checked(completion, body)
@@ -136,7 +142,8 @@ class ChunkReader:
         """Usage, and the first choice's `delta` (stream) or `message` (whole answer)."""
         self._read_usage(body.get("usage"))
         events: list[LLMEvent] = []
-        for choice in body.get("choices") or ():
+        choices = body.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             if not isinstance(choice, dict) or choice.get("index") not in (0, None):
                 continue
             # AceData labels whole answers chunk-like; accept whichever field is there.
@@ -163,8 +170,12 @@ class ChunkReader:
         if isinstance(content, str) and content:
             self.visible = True
             events.append(TextDelta(content))
-        for fragment in delta.get("tool_calls") or ():
-            function = fragment.get("function") or {}
+        fragments = delta.get("tool_calls")
+        for fragment in fragments if isinstance(fragments, list) else ():
+            if not isinstance(fragment, dict):
+                continue
+            function = fragment.get("function")
+            function = function if isinstance(function, dict) else {}
             self.assembler.add(
                 fragment.get("index"),
                 fragment.get("id"),
@@ -379,8 +390,14 @@ def block_events(
     values = reader.parse_all(payloads) if len(payloads) > 1 else None
     try:
         for position, payload in enumerate(payloads):
-            found = reader.take(values[position], payload) if values else reader.feed(payload)
-            for event in found:
+            value = values[position] if values else reader.parse(payload)
+            piece = plain_text(value)
+            if piece is not None:
+                reader.chunks += 1
+                reader.visible = True
+                text.append(piece)
+                continue
+            for event in reader.take(value, payload):
                 if isinstance(event, TextDelta):
                     text.append(event.text)
                     continue
@@ -391,6 +408,28 @@ def block_events(
     except (CorruptAnswerError, StreamChunkError) as exc:
         return _joined(events, text), exc
     return _joined(events, text), None
+
+
+def plain_text(value: Any) -> str | None:
+    """The text of a chunk that carries only text (most chunks), or None: such a chunk is
+    read here without events or calls; any other goes through `ChunkReader.take`."""
+    if type(value) is not dict or "error" in value or value.get("usage") is not None:
+        return None
+    choices = value.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") or choice.get("index", 0) != 0:
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict:
+        return None
+    content = delta.get("content")
+    if type(content) is not str or not content:
+        return None
+    if delta.get("tool_calls") or delta.get("reasoning_content") or delta.get("reasoning"):
+        return None
+    return content
 
 
 def _joined(events: list[LLMEvent], text: list[str]) -> list[LLMEvent]:

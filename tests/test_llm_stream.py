@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import httpx2
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bot.llm as llm_module
 from bot.chunks import (
@@ -369,3 +371,68 @@ async def test_the_socket_goes_unread_while_the_reply_cannot_show_more(
     assert "".join(pieces) == "abcdefghijklmnopqrstuvwxyz0123"
     assert len(pieces) <= 6  # 0.3 s of chunks in reads 0.12 s apart
     assert reading and not any(reading)  # the installed SDK's transport was found and paused
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.text(max_size=3))
+_DELTAS = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": st.sampled_from(["assistant", None]),
+        "content": st.one_of(st.text(max_size=4), _VALUES),
+        "reasoning_content": _VALUES,
+        "reasoning": _VALUES,
+        "tool_calls": st.one_of(
+            st.just([{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{"}}]),
+            st.just([{"index": "x", "id": 5, "function": {"name": 1, "arguments": 2}}]),
+            st.just([1, {"function": 1}]),
+            st.just([]),
+            st.none(),
+        ),
+    },
+)
+_CHOICES = st.fixed_dictionaries(
+    {},
+    optional={
+        "index": st.one_of(st.none(), st.integers(0, 1)),
+        "delta": st.one_of(_DELTAS, _VALUES),
+        "message": _DELTAS,
+        "finish_reason": st.sampled_from([None, "stop", ""]),
+    },
+)
+_CHUNKS = st.one_of(
+    st.fixed_dictionaries(
+        {"choices": st.one_of(st.lists(_CHOICES, max_size=2), _VALUES)},
+        optional={
+            "usage": st.one_of(st.none(), st.just({"prompt_tokens": 3, "completion_tokens": 2})),
+            "error": st.one_of(st.none(), st.just({"message": "overloaded"})),
+        },
+    ),
+    _VALUES,
+)
+
+
+def _state(reader: ChunkReader) -> tuple[object, ...]:
+    return (reader.chunks, reader.visible, reader.finish_reason, reader.usage, reader.end())
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(_CHUNKS, min_size=1, max_size=6))
+def test_the_text_only_shortcut_reads_chunks_as_the_full_reader_does(chunks: list[object]) -> None:
+    payloads = [json.dumps(chunk).encode() for chunk in chunks]
+    fast = ChunkReader()
+    events, failure = block_events(payloads, fast)
+    slow = ChunkReader()
+    expected: list[object] = []
+    expected_failure: Exception | None = None
+    for payload in payloads:
+        try:
+            expected += slow.feed(payload)
+        except Exception as exc:
+            expected_failure = exc
+            break
+    text = "".join(e.text for e in expected if isinstance(e, TextDelta))
+    others = [e for e in expected if not isinstance(e, TextDelta)]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == text
+    assert [e for e in events if not isinstance(e, TextDelta)] == others
+    assert type(failure) is type(expected_failure)
+    assert _state(fast) == _state(slow)

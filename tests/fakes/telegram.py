@@ -590,6 +590,7 @@ class Call:
     time: float
     chat_id: int | None
     error: str | None = None
+    body_type: str = ""  # the request's Content-Type (JSON, form or multipart)
 
 
 @dataclass
@@ -1078,6 +1079,7 @@ class FakeTelegram(LocalServer):
             return _error_body(404, "Not Found")
         params = self._normalize(method, await self._read_params(request))
         call = Call(method, params, time.monotonic(), self._chat_key(params.get("chat_id")))
+        call.body_type = request.content_type if request.body_exists else ""
         self.calls.append(call)
         if call.chat_id is not None:
             self._last_call[call.chat_id] = call.time
