@@ -40,7 +40,7 @@ from handlers.intake import TokenRefusedError
 from handlers.intake_mode import Intake
 from handlers.intake_poll import PollerConfig, PollingTokenError
 from handlers.notices import tell_about_error
-from handlers.pacer import Pacer
+from handlers.pacer import TICK, Pacer
 from handlers.telegram_request import AiohttpRequest
 from storage import Store, open_store
 
@@ -143,6 +143,7 @@ def _pacer(settings: Settings, store: Store) -> Pacer:
         group_interval=settings.edit_interval_group,
         global_rate=settings.telegram_global_rate,
         group_per_minute=settings.group_messages_per_minute,
+        tick=TICK,
     )
 
 

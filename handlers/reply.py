@@ -179,8 +179,8 @@ class LiveReply:
             return 0.0
         wait = self._pacer.chat_wait(self._target.chat_id, self._target.is_group) - READ_LEAD
         if wait > 0:
-            return min(wait, MAX_READ_PAUSE)
-        return READ_SLICE if self._pacing else 0.0
+            return self._pacer.on_tick(min(wait, MAX_READ_PAUSE))
+        return self._pacer.on_tick(READ_SLICE) if self._pacing else 0.0
 
     @property
     def has_text(self) -> bool:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
-from handlers.pacer import Pacer
+import pytest
+
+from handlers.pacer import Pacer, on_tick
 
 
 class VirtualClock:
@@ -88,3 +92,37 @@ async def test_global_budget_spreads_many_chats_and_serves_urgent_first() -> Non
     # urgent ones that had to wait were served before the routine ones still waiting
     assert order[-1] == "routine"
     assert order.index("urgent") < 15
+
+
+def test_a_wait_ends_on_the_next_tick() -> None:
+    assert on_tick(0.33, now=10.0, tick=0.1) == pytest.approx(0.4)
+    assert on_tick(0.3, now=10.0, tick=0.1) == pytest.approx(0.3)  # already on a tick
+    assert on_tick(0.01, now=10.05, tick=0.1) == pytest.approx(0.05)
+    assert on_tick(0.25, now=3.0, tick=0.0) == 0.25  # no tick: as due
+    assert on_tick(0.0, now=3.07, tick=0.1) == 0.0  # nothing to wait for: no wait
+
+
+def _clusters(times: list[float], gap: float) -> int:
+    ordered = sorted(times)
+    return 1 + sum(1 for a, b in itertools.pairwise(ordered) if b - a > gap)
+
+
+async def test_chats_due_at_different_moments_wake_together_on_the_tick() -> None:
+    pacer = Pacer(
+        private_interval=0.5, group_interval=3.0, global_rate=30.0, group_per_minute=20, tick=0.2
+    )
+    due: dict[int, float] = {}
+    for chat in range(1, 6):  # each chat's next slot comes 40 ms after the one before
+        await pacer.acquire(chat, is_group=False, urgent=True)
+        due[chat] = time.monotonic() + 0.5
+        await asyncio.sleep(0.04)
+    woke: dict[int, float] = {}
+
+    async def edit(chat: int) -> None:
+        await pacer.acquire(chat, is_group=False, urgent=False)
+        woke[chat] = time.monotonic()
+
+    await asyncio.gather(*(edit(chat) for chat in due))
+    assert all(woke[chat] >= due[chat] - 0.005 for chat in due), "no call goes before its slot"
+    # Five moments 40 ms apart (160 ms) fall on at most two ticks: two wake-ups, not five.
+    assert _clusters(list(woke.values()), gap=0.02) <= 2

@@ -28,6 +28,9 @@ class StubPacer:
     def chat_wait(self, chat_id: int, is_group: bool) -> float:
         return self.wait
 
+    def on_tick(self, seconds: float) -> float:
+        return seconds
+
     def penalize(self, chat_id: int, seconds: float) -> None:
         pass
 
