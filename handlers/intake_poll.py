@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import orjson
 from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.request import BaseRequest
 
 from handlers.intake import TokenRefusedError, describe_error, inbox_key, retry_seconds
-from storage import Store
+from storage import ChatKey, ReceivedUpdate, Store
 
 log = logging.getLogger(__name__)
 
+# Updates stored per transaction; the store wakes the workers after each, so that the first
+# conversations of a big batch start while the rest is stored, not all at once after it.
+STORE_WAVE = 8
 LEASE_NAME = "polling"
 T = TypeVar("T")
 
@@ -178,14 +182,17 @@ class Poller:
     async def _keep(self, updates: list[Any]) -> None:
         """Commit every update of a batch to the inbox, then move the offset past them."""
         highest = None if self.offset is None else self.offset - 1
+        received: list[ReceivedUpdate] = []
         for update in updates:
             update_id = update.get("update_id") if isinstance(update, dict) else None
             if not isinstance(update_id, int) or isinstance(update_id, bool):
                 log.warning("polling: skipped an update without an integer update_id")
                 continue
-            chat_id, thread_id = inbox_key(update)
-            await self._store.inbox_put(update_id, chat_id, thread_id, json.dumps(update))
+            payload = orjson.dumps(update).decode()
+            received.append(ReceivedUpdate(update_id, ChatKey(*inbox_key(update)), payload))
             highest = update_id if highest is None else max(highest, update_id)
+        for start in range(0, len(received), STORE_WAVE):
+            await self._store.inbox_put_many(received[start : start + STORE_WAVE])
         if highest is not None:
             self.offset = highest + 1
         if updates:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from storage.models import (
@@ -12,6 +12,7 @@ from storage.models import (
     InboxBatch,
     MessageRecord,
     ModelUsage,
+    ReceivedUpdate,
     Status,
     TurnProgress,
     TurnRecord,
@@ -89,6 +90,11 @@ class Store(Protocol):
         Commits before returning, so the caller may then acknowledge the update to Telegram.
         Wakes the inbox listeners (PostgreSQL: NOTIFY to every replica; SQLite: this process).
         """
+        ...
+
+    async def inbox_put_many(self, updates: Sequence[ReceivedUpdate]) -> int:
+        """Store several received updates (part of a getUpdates batch) in one call, as
+        `inbox_put` does each; how many were new."""
         ...
 
     async def inbox_more(self, owner: str, lease_seconds: float) -> list[InboxBatch]:

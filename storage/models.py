@@ -48,6 +48,15 @@ class UsageRecord:
 
 
 @dataclass(frozen=True)
+class ReceivedUpdate:
+    """An update as it enters the inbox: its id, its conversation, its payload (JSON text)."""
+
+    update_id: int
+    key: ChatKey
+    payload: str
+
+
+@dataclass(frozen=True)
 class InboxItem:
     """One received update waiting in the inbox: its id and its payload (JSON text)."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from storage.models import ChatKey, InboxBatch, TurnProgress
+from storage.models import ChatKey, InboxBatch, ReceivedUpdate, TurnProgress
 from storage.work import group_batches, wake
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,16 @@ _PUT = """
 WITH added AS (
     INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at)
     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (update_id) DO NOTHING RETURNING update_id
+)
+SELECT pg_notify($6, update_id::text) FROM added
+"""
+
+_PUT_MANY = """
+WITH added AS (
+    INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at)
+    SELECT u, c, t, p, $5 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
+        AS batch(u, c, t, p)
+    ON CONFLICT (update_id) DO NOTHING RETURNING update_id
 )
 SELECT pg_notify($6, update_id::text) FROM added
 """
@@ -112,6 +122,21 @@ class PostgresWork:
             _PUT, update_id, chat_id, thread_id, payload, time.time(), CHANNEL
         )
         return len(rows) == 1
+
+    async def inbox_put_many(self, updates: Sequence[ReceivedUpdate]) -> int:
+        """Store a batch of received updates in one statement and NOTIFY; how many were new."""
+        if not updates:
+            return 0
+        rows = await self._pool.fetch(
+            _PUT_MANY,
+            [u.update_id for u in updates],
+            [u.key.chat_id for u in updates],
+            [u.key.thread_id for u in updates],
+            [u.payload for u in updates],
+            time.time(),
+            CHANNEL,
+        )
+        return len(rows)
 
     async def inbox_claim(
         self, owner: str, lease_seconds: float, max_conversations: int

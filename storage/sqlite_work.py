@@ -11,13 +11,13 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from storage.models import ChatKey, InboxBatch, TurnProgress
+from storage.models import ChatKey, InboxBatch, ReceivedUpdate, TurnProgress
 from storage.work import group_batches, wake
 
 
@@ -37,6 +37,11 @@ async def all_rows(
     """Every row of a query, in one trip to the database thread."""
     return list(await db.execute_fetchall(sql, tuple(params)))
 
+
+_PUT = (
+    "INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING"
+)
 
 _CLAIM = """
 UPDATE inbox SET owner = ?, lease_until = ?
@@ -80,11 +85,23 @@ class SQLiteWork:
         """Store a received update; False when update_id is already there."""
         async with self._write_lock:
             cur = await self._db.execute(
-                "INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
-                (update_id, chat_id, thread_id, payload, time.time()),
+                _PUT, (update_id, chat_id, thread_id, payload, time.time())
             )
             added = cur.rowcount == 1
+        if added:
+            wake(self._listeners)
+        return added
+
+    async def inbox_put_many(self, updates: Sequence[ReceivedUpdate]) -> int:
+        """Store a batch of received updates in one trip to the database thread (each row
+        committed on its own: no BEGIN and COMMIT trips); how many were new."""
+        now = time.time()
+        rows = [(u.update_id, u.key.chat_id, u.key.thread_id, u.payload, now) for u in updates]
+        if not rows:
+            return 0
+        async with self._write_lock:
+            cur = await self._db.executemany(_PUT, rows)
+            added = max(cur.rowcount, 0)
         if added:
             wake(self._listeners)
         return added

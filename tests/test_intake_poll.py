@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from telegram import Bot, Update
 
-from handlers.intake_poll import LEASE_NAME, Poller, PollerConfig, PollingTokenError
+from handlers.intake_poll import (
+    LEASE_NAME,
+    STORE_WAVE,
+    Poller,
+    PollerConfig,
+    PollingTokenError,
+)
 from handlers.telegram_request import AiohttpRequest
 from storage import Store, open_store
 from tests.conftest import TOKEN
@@ -315,3 +321,35 @@ async def test_a_replica_takes_over_when_the_poller_dies_without_a_word(
     finally:
         await second.stop()
         await first.stop()
+
+
+class CountingStore:
+    """The real store, counting how updates reach it."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.waves: list[int] = []
+
+    async def inbox_put_many(self, updates: list[Any]) -> int:
+        self.waves.append(len(updates))
+        return await self._store.inbox_put_many(updates)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_big_batch_is_stored_in_waves_that_each_wake_the_workers(
+    telegram: FakeTelegram, store: Store, bot: Bot, database_url: str
+) -> None:
+    sent = [u for chat in range(20) for u in _send(telegram, 1, chat_id=500 + chat)]
+    counting = CountingStore(store)
+    woken = Wakes()
+    await store.listen_inbox(woken)
+    poller = _poller(counting, bot, "r1")  # type: ignore[arg-type]
+    await poller.start()
+    try:
+        assert await _stored_ids(database_url, len(sent)) == sent
+    finally:
+        await poller.stop()
+    assert counting.waves == [STORE_WAVE, STORE_WAVE, 20 - 2 * STORE_WAVE]
+    assert woken.count >= 3, "the workers hear of each wave as it is stored"

@@ -14,7 +14,7 @@ import pytest
 
 from storage import ChatKey, Store, open_store
 from storage.migrations import latest_version
-from storage.models import InboxBatch
+from storage.models import InboxBatch, ReceivedUpdate
 
 A, B, C = ChatKey(1), ChatKey(-100, 5), ChatKey(3)
 
@@ -47,6 +47,27 @@ async def test_duplicates_are_ignored_even_after_processing(store: Store) -> Non
     await store.inbox_done(batch.update_ids)
     assert await store.inbox_put(10, 1, 0, '{"a":3}') is False, "processed ids are remembered"
     assert await store.inbox_claim("r1", 30, 10) == []
+
+
+async def test_a_polled_batch_is_stored_in_one_go_and_wakes_the_workers(
+    store: Store, replica: Store
+) -> None:
+    woken = asyncio.Event()
+    await replica.listen_inbox(woken.set)
+    await _put(store, A, 1)
+    batch = [
+        ReceivedUpdate(1, A, '{"again": 1}'),  # already there: ignored
+        ReceivedUpdate(2, B, '{"u": 2}'),
+        ReceivedUpdate(3, A, '{"ü": "ünïcode"}'),
+    ]
+    assert await store.inbox_put_many(batch) == 2
+    await asyncio.wait_for(woken.wait(), 5)
+    assert await store.inbox_put_many([]) == 0
+    assert await store.inbox_put_many(batch) == 0, "a batch Telegram sends again adds nothing"
+    claimed = await store.inbox_claim("r1", 30, 10)
+    assert _shape(claimed) == [(A, [1, 3]), (B, [2])]
+    assert claimed[0].items[0].payload == '{"u":1}', "the first copy is kept"
+    assert claimed[0].items[1].payload == '{"ü": "ünïcode"}'
 
 
 async def test_a_claim_takes_whole_conversations_oldest_first(store: Store) -> None:
