@@ -35,6 +35,15 @@ LEASE_NAME = "polling"
 T = TypeVar("T")
 
 
+def _text(update: dict[str, Any]) -> str:
+    """An update as JSON text: by orjson, or by the standard library for what orjson cannot
+    write (an integer past 64 bits in a forged or odd update must not stall polling)."""
+    try:
+        return orjson.dumps(update).decode()
+    except TypeError:
+        return json.dumps(update)
+
+
 class PollingTokenError(TokenRefusedError):
     """Telegram refused the bot token while polling (401/404); exit."""
 
@@ -188,8 +197,7 @@ class Poller:
             if not isinstance(update_id, int) or isinstance(update_id, bool):
                 log.warning("polling: skipped an update without an integer update_id")
                 continue
-            payload = orjson.dumps(update).decode()
-            received.append(ReceivedUpdate(update_id, ChatKey(*inbox_key(update)), payload))
+            received.append(ReceivedUpdate(update_id, ChatKey(*inbox_key(update)), _text(update)))
             highest = update_id if highest is None else max(highest, update_id)
         for start in range(0, len(received), STORE_WAVE):
             await self._store.inbox_put_many(received[start : start + STORE_WAVE])

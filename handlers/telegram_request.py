@@ -21,6 +21,15 @@ from telegram.request import BaseRequest, RequestData
 _JSON_BODY = {"Content-Type": "application/json"}
 
 
+def _json_body(request_data: RequestData) -> bytes:
+    """The parameters as a JSON body: by orjson, or as PTB writes it (`json_payload`) for
+    what orjson cannot write (a lone surrogate in a text)."""
+    try:
+        return orjson.dumps(request_data.json_parameters)
+    except TypeError:
+        return request_data.json_payload
+
+
 def _seconds(value: ODVInput[float], default: float | None) -> float | None:
     if isinstance(value, DefaultValue):
         return default
@@ -103,7 +112,7 @@ class AiohttpRequest(BaseRequest):
             else:
                 # The Bot API reads a JSON body's string values as it reads form fields;
                 # encoding it is C code, where urlencode quoted every byte in Python.
-                data = orjson.dumps(request_data.json_parameters)
+                data = _json_body(request_data)
                 headers = _JSON_BODY
         try:
             async with self._session.request(

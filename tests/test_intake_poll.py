@@ -353,3 +353,22 @@ async def test_a_big_batch_is_stored_in_waves_that_each_wake_the_workers(
         await poller.stop()
     assert counting.waves == [STORE_WAVE, STORE_WAVE, 20 - 2 * STORE_WAVE]
     assert woken.count >= 3, "the workers hear of each wave as it is stored"
+
+
+async def test_an_update_only_the_standard_library_can_read_is_stored_and_polling_goes_on(
+    telegram: FakeTelegram, store: Store, bot: Bot, database_url: str
+) -> None:
+    sent = _send(telegram, 1)
+    odd = telegram.updates[-1]["message"]
+    odd["text"] = "half a pair: \ud800"  # orjson refuses the answer: PTB's parser reads it
+    odd["forged_number"] = 2**70  # ...and this integer orjson cannot write back
+    poller = _poller(store, bot, "r1")
+    await poller.start()
+    try:
+        assert await _stored_ids(database_url, 1) == sent
+        sent += _send(telegram, 2)
+        assert await _stored_ids(database_url, len(sent)) == sent, "polling goes on"
+    finally:
+        await poller.stop()
+    stored = await inbox(database_url)
+    assert stored[sent[0]][1]["message"]["forged_number"] == 2**70

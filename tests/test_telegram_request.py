@@ -15,8 +15,10 @@ from telegram import (
     MessageEntity,
 )
 from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
-from handlers.telegram_request import AiohttpRequest
+from handlers.telegram_request import AiohttpRequest, _json_body
 from tests.conftest import TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.intake_helpers import make_bot
@@ -88,3 +90,17 @@ def test_bot_api_answers_parse_like_the_standard_library() -> None:
     assert parsed["result"]["lone"] == "\ud800" and parsed["result"]["n"] != 0
     with pytest.raises(TelegramError):
         AiohttpRequest.parse_json_payload(b"<html>502 Bad Gateway</html>")
+
+
+def test_a_text_orjson_cannot_write_is_written_as_ptb_writes_it() -> None:
+    data = RequestData(
+        [
+            RequestParameter.from_input("chat_id", 42),
+            RequestParameter.from_input("text", "a \ud800 b"),
+        ]
+    )
+    assert _json_body(data) == data.json_payload
+    plain = RequestData(
+        [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("text", "ü & = +")]
+    )
+    assert json.loads(_json_body(plain)) == {"chat_id": "42", "text": "ü & = +"}
