@@ -10,13 +10,13 @@ carrying only `finish_reason` (LemonData), `reasoning_content` (DeepSeek, aiid) 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
+from bot import fast_json
 from bot.errors import (
     ConnectionFailedError,
     CorruptAnswerError,
@@ -88,11 +88,7 @@ class ChunkReader:
     def parse(raw: str | bytes) -> Any:
         """One JSON payload (CorruptAnswerError when it is not JSON)."""
         try:
-            return orjson.loads(raw)
-        except ValueError:
-            pass
-        try:  # what orjson refuses and the standard library reads (NaN, UTF-16, lone surrogates)
-            return json.loads(raw)
+            return fast_json.loads(raw)
         except ValueError as exc:
             raise CorruptAnswerError(f"unreadable chunk: {raw[:80]!r}") from exc
 
@@ -115,6 +111,15 @@ class ChunkReader:
         chunk = self._checked(value, raw)
         self.chunks += 1
         return self._read(chunk, "delta")
+
+    def take_text(self, value: Any) -> str | None:
+        """The text of a parsed payload that carries only text (most chunks), taken without
+        building events; None for any other, which goes through `take`."""
+        text = plain_text(value)
+        if text is not None:
+            self.chunks += 1
+            self.visible = True
+        return text
 
     @staticmethod
     def parse_all(payloads: list[bytes]) -> list[Any] | None:
@@ -391,10 +396,7 @@ def block_events(
     try:
         for position, payload in enumerate(payloads):
             value = values[position] if values else reader.parse(payload)
-            piece = plain_text(value)
-            if piece is not None:
-                reader.chunks += 1
-                reader.visible = True
+            if (piece := reader.take_text(value)) is not None:
                 text.append(piece)
                 continue
             for event in reader.take(value, payload):

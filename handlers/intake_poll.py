@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-import orjson
 from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.request import BaseRequest
 
+from bot.fast_json import dumps
 from handlers.intake import TokenRefusedError, describe_error, inbox_key, retry_seconds
 from storage import ChatKey, ReceivedUpdate, Store
 
@@ -33,15 +33,6 @@ log = logging.getLogger(__name__)
 STORE_WAVE = 8
 LEASE_NAME = "polling"
 T = TypeVar("T")
-
-
-def _text(update: dict[str, Any]) -> str:
-    """An update as JSON text: by orjson, or by the standard library for what orjson cannot
-    write (an integer past 64 bits in a forged or odd update must not stall polling)."""
-    try:
-        return orjson.dumps(update).decode()
-    except TypeError:
-        return json.dumps(update)
 
 
 class PollingTokenError(TokenRefusedError):
@@ -197,7 +188,9 @@ class Poller:
             if not isinstance(update_id, int) or isinstance(update_id, bool):
                 log.warning("polling: skipped an update without an integer update_id")
                 continue
-            received.append(ReceivedUpdate(update_id, ChatKey(*inbox_key(update)), _text(update)))
+            received.append(
+                ReceivedUpdate(update_id, ChatKey(*inbox_key(update)), dumps(update).decode())
+            )
             highest = update_id if highest is None else max(highest, update_id)
         for start in range(0, len(received), STORE_WAVE):
             await self._store.inbox_put_many(received[start : start + STORE_WAVE])

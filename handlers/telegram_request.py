@@ -18,16 +18,14 @@ from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.fast_json import dumps
+
 _JSON_BODY = {"Content-Type": "application/json"}
 
 
 def _json_body(request_data: RequestData) -> bytes:
-    """The parameters as a JSON body: by orjson, or as PTB writes it (`json_payload`) for
-    what orjson cannot write (a lone surrogate in a text)."""
-    try:
-        return orjson.dumps(request_data.json_parameters)
-    except TypeError:
-        return request_data.json_payload
+    """The parameters as a JSON body (as PTB's `json_payload` writes them, by orjson)."""
+    return dumps(request_data.json_parameters)
 
 
 def _seconds(value: ODVInput[float], default: float | None) -> float | None:
@@ -131,9 +129,7 @@ class AiohttpRequest(BaseRequest):
         """The Bot API's answer, parsed by orjson (PTB's own parser on what orjson refuses:
         NaN, lone surrogates); integers past 64 bits would become floats, ids have 52."""
         try:
-            parsed = orjson.loads(payload)
+            parsed: JSONDict = orjson.loads(payload)
         except ValueError:
-            return BaseRequest.parse_json_payload(payload)
-        if not isinstance(parsed, dict):
             return BaseRequest.parse_json_payload(payload)
         return parsed

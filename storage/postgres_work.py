@@ -29,14 +29,6 @@ LOCK_CLAIM = 7302
 _PUT = """
 WITH added AS (
     INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (update_id) DO NOTHING RETURNING update_id
-)
-SELECT pg_notify($6, update_id::text) FROM added
-"""
-
-_PUT_MANY = """
-WITH added AS (
-    INSERT INTO inbox (update_id, chat_id, thread_id, payload, received_at)
     SELECT u, c, t, p, $5 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
         AS batch(u, c, t, p)
     ON CONFLICT (update_id) DO NOTHING RETURNING update_id
@@ -118,17 +110,15 @@ class PostgresWork:
 
     async def inbox_put(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
         """Store a received update and NOTIFY; False when update_id is already there."""
-        rows = await self._pool.fetch(
-            _PUT, update_id, chat_id, thread_id, payload, time.time(), CHANNEL
-        )
-        return len(rows) == 1
+        received = ReceivedUpdate(update_id, ChatKey(chat_id, thread_id), payload)
+        return await self.inbox_put_many([received]) == 1
 
     async def inbox_put_many(self, updates: Sequence[ReceivedUpdate]) -> int:
         """Store a batch of received updates in one statement and NOTIFY; how many were new."""
         if not updates:
             return 0
         rows = await self._pool.fetch(
-            _PUT_MANY,
+            _PUT,
             [u.update_id for u in updates],
             [u.key.chat_id for u in updates],
             [u.key.thread_id for u in updates],

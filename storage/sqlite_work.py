@@ -83,14 +83,8 @@ class SQLiteWork:
 
     async def inbox_put(self, update_id: int, chat_id: int, thread_id: int, payload: str) -> bool:
         """Store a received update; False when update_id is already there."""
-        async with self._write_lock:
-            cur = await self._db.execute(
-                _PUT, (update_id, chat_id, thread_id, payload, time.time())
-            )
-            added = cur.rowcount == 1
-        if added:
-            wake(self._listeners)
-        return added
+        received = ReceivedUpdate(update_id, ChatKey(chat_id, thread_id), payload)
+        return await self.inbox_put_many([received]) == 1
 
     async def inbox_put_many(self, updates: Sequence[ReceivedUpdate]) -> int:
         """Store a batch of received updates in one trip to the database thread (each row
